@@ -1,0 +1,441 @@
+"""The catalog: what was fetched, archived and when (SQLAlchemy Core; SQLite by default).
+
+Tables:
+- ``articles``: one row per article URL (keyed by canonical URL): discovery, validators,
+  last capture, re-check schedule.
+- ``versions``: one row per text file (version of an article); ``seq`` is the NNN of the
+  file name and is allocated here, so it stays unique with several writers.
+- ``runs`` and ``outlet_stats``: one row per crawl, and its summary per outlet.
+- ``events``: things that happened to an article (gone, moved, re-extracted...).
+
+Only this module knows the schema; everything else calls its methods.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+from sqlalchemy import (
+    Column, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
+    create_engine, event, func, insert, select, update,
+)
+from sqlalchemy.engine import Connection, Engine
+
+metadata = MetaData()
+
+articles = Table(
+    "articles", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("outlet", String, nullable=False),
+    Column("url", Text, nullable=False),             # canonical URL: the article's identity
+    Column("fetch_url", Text),                       # URL last fetched for it
+    Column("discovered_via", String),                # feed | sitemap | section | link | recheck
+    Column("discovered_from", Text),
+    Column("first_seen", String, nullable=False),
+    Column("last_checked", String),
+    Column("last_status", Integer),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("latest_version", Integer, nullable=False, default=0),
+    Column("latest_seq", Integer),
+    Column("latest_sha256", String),
+    Column("capture_uri", Text),                     # last full capture, for revisit records
+    Column("capture_date", String),
+    Column("capture_record_id", String),
+    Column("capture_digest", String),
+    Column("recheck_step", Integer, nullable=False, default=0),
+    Column("next_check", String),
+    Column("announced", String),                     # newest update time a feed/sitemap announced
+    Column("state", String, nullable=False, default="active"),  # active | alias | gone | moved
+    Column("alias_of", Text),                        # canonical URL this URL turned out to be
+    UniqueConstraint("url", name="uq_articles_url"),
+)
+Index("ix_articles_due", articles.c.state, articles.c.next_check)
+Index("ix_articles_outlet", articles.c.outlet)
+
+versions = Table(
+    "versions", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("article_id", Integer, ForeignKey("articles.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("previous_seq", Integer),
+    Column("reason", String, nullable=False, default="new"),  # new | edit | reextract
+    Column("file", Text, nullable=False),            # relative to the archive dir: text/NNN_hash.txt
+    Column("sha256", String, nullable=False),
+    Column("outlet", String, nullable=False),
+    Column("url", Text, nullable=False),             # URL fetched
+    Column("canonical_url", Text),
+    Column("title", Text),
+    Column("authors", Text),                         # "; "-separated
+    Column("published", String),
+    Column("published_source", String),
+    Column("modified", String),
+    Column("modified_source", String),
+    Column("language", String),
+    Column("section", Text),
+    Column("fetched_at", String, nullable=False),
+    Column("http_status", Integer),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("warc_file", Text),
+    Column("warc_offset", Integer),
+    Column("warc_record_id", String),
+    Column("payload_digest", String),
+    Column("discovered_via", String),
+    Column("links", Text),                           # JSON list of the article's outbound links
+    UniqueConstraint("article_id", "version", name="uq_versions_article_version"),
+    UniqueConstraint("file", name="uq_versions_file"),
+)
+Index("ix_versions_article", versions.c.article_id)
+
+runs = Table(
+    "runs", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("started_at", String, nullable=False),
+    Column("ended_at", String),
+    Column("kind", String, nullable=False, default="crawl"),
+    Column("status", String),                        # running | finished | failed | no-outlet-reachable
+    Column("exit_code", Integer),
+    Column("detail", Text),                          # JSON: settings, argv, log file
+)
+
+outlet_stats = Table(
+    "outlet_stats", metadata,
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("outlet", String, nullable=False),
+    Column("discovered", Integer, nullable=False, default=0),
+    Column("fetched", Integer, nullable=False, default=0),
+    Column("archived", Integer, nullable=False, default=0),
+    Column("new_versions", Integer, nullable=False, default=0),
+    Column("unchanged", Integer, nullable=False, default=0),
+    Column("skipped", Integer, nullable=False, default=0),
+    Column("errors", Text),                          # JSON {kind: count}
+    UniqueConstraint("run_id", "outlet", name="uq_outlet_stats"),
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("article_id", Integer, ForeignKey("articles.id")),
+    Column("at", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("detail", Text),
+)
+
+MANIFEST_COLUMNS = [
+    "file", "url", "outlet", "version", "sha256", "fetched_at", "title", "published",
+    "warc_file", "warc_offset", "seq", "canonical_url", "authors", "modified", "language",
+    "section", "http_status", "etag", "last_modified", "warc_record_id", "payload_digest",
+    "discovered_via", "reason", "previous_file",
+]
+
+
+@dataclass
+class Registration:
+    """What registering a listing's links found."""
+
+    new: list[dict]       # first seen now: fetch
+    pending: list[dict]   # seen before, never archived: fetch
+    due: list[dict]       # archived, and the listing announced an update since: re-check
+    known: int            # archived and not due: skip
+
+
+def utc_now() -> str:
+    """Current time as UTC ISO 8601 with seconds and a ``Z``."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def catalog_url_for(archive_dir: str) -> str:
+    """Default catalog URL: a SQLite file inside the archive directory."""
+    return f"sqlite:///{archive_dir}/catalog.sqlite"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Catalog:
+    """Thin access layer over the catalog database."""
+
+    def __init__(self, url: str, *, create: bool = True):
+        self.url = url
+        self.engine: Engine = create_engine(url, future=True)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        if create:
+            metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    # -- articles --------------------------------------------------------------------
+
+    def article(self, url: str) -> dict | None:
+        """The article row for canonical ``url``, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(articles).where(articles.c.url == url)).mappings().first()
+        return dict(row) if row else None
+
+    def article_by_id(self, article_id: int) -> dict | None:
+        """The article row with ``article_id``, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(articles).where(articles.c.id == article_id)).mappings().first()
+        return dict(row) if row else None
+
+    def known_urls(self, urls: list[str]) -> set[str]:
+        """Which of ``urls`` are already articles in the catalog."""
+        if not urls:
+            return set()
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(articles.c.url).where(articles.c.url.in_(urls)))
+            return {row[0] for row in rows}
+
+    def ensure_article(self, conn: Connection, outlet: str, url: str, **fields: Any) -> int:
+        """Id of the article with canonical ``url``, inserting it if new."""
+        found = conn.execute(select(articles.c.id).where(articles.c.url == url)).scalar()
+        if found is not None:
+            return found
+        values = {"outlet": outlet, "url": url, "first_seen": utc_now(), "latest_version": 0,
+                  "recheck_step": 0, "state": "active", **fields}
+        return conn.execute(insert(articles).values(**values)).inserted_primary_key[0]
+
+    @staticmethod
+    def latest_sha256(conn: Connection, article_id: int) -> str | None:
+        """SHA-256 of the article's latest text version (inside ``conn``'s transaction)."""
+        return conn.execute(select(articles.c.latest_sha256).where(articles.c.id == article_id)).scalar()
+
+    @staticmethod
+    def set_article_fields(conn: Connection, article_id: int, values: dict[str, Any]) -> None:
+        """Update an article row inside ``conn``'s transaction."""
+        conn.execute(update(articles).where(articles.c.id == article_id).values(**values))
+
+    def update_article(self, article_id: int, **fields: Any) -> None:
+        """Set fields of an article row."""
+        with self.engine.begin() as conn:
+            self.set_article_fields(conn, article_id, fields)
+
+    def iter_articles(self, outlet: str | None = None) -> Iterator[dict]:
+        """Every article row (streamed), optionally of one outlet."""
+        query = select(articles).order_by(articles.c.id)
+        if outlet:
+            query = query.where(articles.c.outlet == outlet)
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=500).execute(query).mappings():
+                yield dict(row)
+
+    def register_discovered(self, outlet: str, listed: list[tuple[str, str | None]], via: str,
+                            source_url: str) -> "Registration":
+        """Record article links found in a listing, in one transaction.
+
+        ``listed`` holds (canonical URL, announced update time or None).
+        """
+        urls = list(dict.fromkeys(url for url, _ in listed))
+        announced = {}
+        for url, when in listed:
+            if when and (announced.get(url) or "") < when:
+                announced[url] = when
+        result = Registration([], [], [], 0)
+        now = utc_now()
+        with self.engine.begin() as conn:
+            rows = {row["url"]: dict(row) for row in conn.execute(
+                select(articles).where(articles.c.url.in_(urls))).mappings()}
+            for url in urls:
+                row = rows.get(url)
+                if row is None:
+                    values = {"outlet": outlet, "url": url, "first_seen": now, "latest_version": 0,
+                              "recheck_step": 0, "state": "active", "discovered_via": via,
+                              "discovered_from": source_url, "announced": announced.get(url)}
+                    values["id"] = conn.execute(insert(articles).values(**values)).inserted_primary_key[0]
+                    result.new.append(values)
+                elif row["state"] == "active" and not row["latest_version"]:
+                    result.pending.append(row)
+                elif (row["state"] == "active" and announced.get(url)
+                      and announced[url] > (row["last_checked"] or "")
+                      and announced[url] > (row["announced"] or "")):
+                    conn.execute(update(articles).where(articles.c.id == row["id"]).values(announced=announced[url]))
+                    result.due.append(row)
+                else:
+                    result.known += 1
+        return result
+
+    def record_check(self, conn: Connection, article_id: int, changed: bool, policy, fields: dict[str, Any]) -> None:
+        """After a fetch of an archived article: validators, capture and next check time."""
+        row = conn.execute(select(articles.c.first_seen, articles.c.recheck_step)
+                           .where(articles.c.id == article_id)).one()
+        now = fields.get("last_checked") or utc_now()
+        step, next_check = policy.schedule(row.first_seen, row.recheck_step, changed, now)
+        self.set_article_fields(conn, article_id, {**fields, "recheck_step": step, "next_check": next_check})
+
+    def record_unchanged(self, url: str, policy, fields: dict[str, Any]) -> bool:
+        """A check found no change (304, identical payload or text); False if ``url`` is unknown."""
+        with self.engine.begin() as conn:
+            article_id = conn.execute(select(articles.c.id).where(articles.c.url == url)).scalar()
+            if article_id is None:
+                return False
+            self.record_check(conn, article_id, False, policy, fields)
+            return True
+
+    def record_gone(self, url: str, status: int) -> bool:
+        """The outlet answered 404/410 for an archived article: keep it, note the event."""
+        row = self.article(url)
+        if row is None:
+            return False
+        if row["latest_version"]:
+            self.update_article(row["id"], state="gone", last_status=status, last_checked=utc_now(), next_check=None)
+            self.add_event(row["id"], "gone", {"status": status})
+            return True
+        self.update_article(row["id"], last_status=status, last_checked=utc_now())
+        return False
+
+    def pending_articles(self, outlet: str | None = None) -> Iterator[dict]:
+        """Active articles discovered earlier but never archived (e.g. a run was killed)."""
+        query = select(articles).where(articles.c.state == "active", articles.c.latest_version == 0)
+        if outlet:
+            query = query.where(articles.c.outlet == outlet)
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=500).execute(query.order_by(articles.c.id)).mappings():
+                yield dict(row)
+
+    def mark_alias(self, url: str, canonical_url: str) -> None:
+        """Record that article URL ``url`` is another address of ``canonical_url``."""
+        with self.engine.begin() as conn:
+            conn.execute(update(articles).where(articles.c.url == url, articles.c.url != canonical_url)
+                         .values(state="alias", alias_of=canonical_url))
+
+    def due_articles(self, now: str, outlet: str | None = None, everything: bool = False) -> Iterator[dict]:
+        """Active articles whose next re-check time has come (all active ones if ``everything``)."""
+        query = (select(articles).where(articles.c.state == "active", articles.c.latest_version > 0)
+                 .order_by(articles.c.next_check))
+        if not everything:
+            query = query.where(articles.c.next_check.is_not(None), articles.c.next_check <= now)
+        if outlet:
+            query = query.where(articles.c.outlet == outlet)
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=500).execute(query).mappings():
+                yield dict(row)
+
+    # -- versions --------------------------------------------------------------------
+
+    def add_version(self, conn: Connection, article_id: int, make_file_name, fields: dict[str, Any]) -> dict:
+        """Insert the next version of an article inside ``conn``'s transaction.
+
+        ``make_file_name(seq)`` returns the text file's path for the allocated ``seq``.
+        Returns the inserted row.
+        """
+        seq = conn.execute(select(func.coalesce(func.max(versions.c.seq), -1) + 1)).scalar()
+        latest = conn.execute(
+            select(articles.c.latest_version, articles.c.latest_seq).where(articles.c.id == article_id)
+        ).one()
+        version = (latest.latest_version or 0) + 1
+        row = {
+            "reason": "new" if version == 1 else "edit",
+            **fields,
+            "seq": seq,
+            "article_id": article_id,
+            "version": version,
+            "previous_seq": latest.latest_seq,
+            "file": make_file_name(seq),
+        }
+        conn.execute(insert(versions).values(**row))
+        conn.execute(update(articles).where(articles.c.id == article_id).values(
+            latest_version=row["version"], latest_seq=seq, latest_sha256=row["sha256"]))
+        return row
+
+    def version(self, seq: int) -> dict | None:
+        """The version row with sequence number ``seq``."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(versions).where(versions.c.seq == seq)).mappings().first()
+        return dict(row) if row else None
+
+    def versions_of(self, article_id: int) -> list[dict]:
+        """All versions of one article, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(versions).where(versions.c.article_id == article_id)
+                                .order_by(versions.c.version)).mappings()
+            return [dict(row) for row in rows]
+
+    def iter_versions(self, outlet: str | None = None, since: str | None = None,
+                      until: str | None = None) -> Iterator[dict]:
+        """Every version row in sequence order (streamed), with ``previous_file``."""
+        previous = versions.alias("previous")
+        query = (select(versions, previous.c.file.label("previous_file"))
+                 .select_from(versions.outerjoin(previous, previous.c.seq == versions.c.previous_seq))
+                 .order_by(versions.c.seq))
+        if outlet:
+            query = query.where(versions.c.outlet == outlet)
+        if since:
+            query = query.where(versions.c.fetched_at >= since)
+        if until:
+            query = query.where(versions.c.fetched_at < until)
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=500).execute(query).mappings():
+                yield dict(row)
+
+    def files_with_sha256(self, sha: str) -> list[str]:
+        """Text files (relative paths) whose catalog SHA-256 is ``sha``."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(versions.c.file).where(versions.c.sha256 == sha)).scalars())
+
+    def count_versions(self) -> int:
+        """How many version rows (text files) the catalog holds."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(versions)).scalar()
+
+    # -- runs and events -------------------------------------------------------------
+
+    def start_run(self, kind: str = "crawl", detail: dict | None = None) -> int:
+        """Record the start of a run; return its id."""
+        with self.engine.begin() as conn:
+            return conn.execute(insert(runs).values(
+                started_at=utc_now(), kind=kind, status="running",
+                detail=json.dumps(detail or {}))).inserted_primary_key[0]
+
+    def finish_run(self, run_id: int, status: str, exit_code: int, stats: dict[str, dict] | None = None) -> None:
+        """Record the end of a run and its per-outlet summary."""
+        with self.engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(
+                ended_at=utc_now(), status=status, exit_code=exit_code))
+            for outlet, counts in (stats or {}).items():
+                conn.execute(insert(outlet_stats).values(
+                    run_id=run_id, outlet=outlet,
+                    errors=json.dumps(counts.get("errors", {}), sort_keys=True),
+                    **{k: counts.get(k, 0) for k in ("discovered", "fetched", "archived", "new_versions",
+                                                      "unchanged", "skipped")}))
+
+    def run(self, run_id: int) -> dict | None:
+        """A run row with its outlet stats under ``"outlets"``."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+            if not row:
+                return None
+            stats = conn.execute(select(outlet_stats).where(outlet_stats.c.run_id == run_id)).mappings()
+            return {**dict(row), "outlets": {s["outlet"]: dict(s) for s in stats}}
+
+    def list_runs(self, limit: int = 20) -> list[dict]:
+        """The newest runs, newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(runs).order_by(runs.c.id.desc()).limit(limit)).mappings()
+            return [dict(row) for row in rows]
+
+    def add_event(self, article_id: int | None, kind: str, detail: dict | None = None) -> None:
+        """Record something that happened to an article (gone, moved, re-extracted...)."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(events).values(article_id=article_id, at=utc_now(), kind=kind,
+                                               detail=json.dumps(detail or {}, sort_keys=True)))
+
+    def iter_events(self, article_id: int | None = None) -> Iterator[dict]:
+        """Events, oldest first, optionally of one article."""
+        query = select(events).order_by(events.c.id)
+        if article_id is not None:
+            query = query.where(events.c.article_id == article_id)
+        with self.engine.connect() as conn:
+            for row in conn.execute(query).mappings():
+                yield dict(row)

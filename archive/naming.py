@@ -1,0 +1,25 @@
+"""Names of the archive's files: ``NNN_<hash>.txt`` text files."""
+from __future__ import annotations
+
+import hashlib
+import re
+
+TEXT_NAME_RE = re.compile(r"^(?P<seq>\d{3,})_(?P<hash>[0-9a-f]{16})\.txt$")
+
+
+def sha256_hex(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def text_file_name(seq: int, data: bytes) -> str:
+    """``NNN_<first 16 hex of sha256(data)>.txt`` with NNN at least 3 digits."""
+    if seq < 0:
+        raise ValueError(f"sequence number must be >= 0, got {seq}")
+    return f"{seq:03d}_{sha256_hex(data)[:16]}.txt"
+
+
+def parse_text_file_name(name: str) -> tuple[int, str] | None:
+    """(seq, hash16) of a text file name, or None if it is not one."""
+    match = TEXT_NAME_RE.match(name)
+    return (int(match["seq"]), match["hash"]) if match else None

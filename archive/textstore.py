@@ -1,0 +1,102 @@
+"""Text files of article versions: ``text/NNN_<hash>.txt``, written once, atomically.
+
+Write order, so that a crash at any point leaves catalog and files consistent:
+1. the bytes go to ``text/.tmp/<sha256>.<pid>.tmp``;
+2. one catalog transaction allocates the sequence number and inserts the version row;
+3. the temporary file is renamed to its final name.
+:func:`recover_pending` (run before each crawl) finishes step 3 for rows whose file is
+missing and deletes temporary files no row refers to.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from .catalog import Catalog
+from .naming import sha256_hex, text_file_name
+
+logger = logging.getLogger(__name__)
+
+TEXT_DIR = "text"
+TMP_DIR = ".tmp"
+
+
+def render_text(title: str, body: str) -> bytes:
+    """A text file's bytes: headline, blank line, body paragraphs; UTF-8, ``\\n`` line ends."""
+    title = " ".join((title or "").split())
+    body = (body or "").replace("\r\n", "\n").replace("\r", "\n").strip("\n")
+    return f"{title}\n\n{body}\n".encode("utf-8")
+
+
+class TextStore:
+    """Writes version files and their catalog rows together."""
+
+    def __init__(self, archive_dir: str | os.PathLike, catalog: Catalog, fsync: bool = False):
+        self.archive_dir = Path(archive_dir)
+        self.text_dir = self.archive_dir / TEXT_DIR
+        self.tmp_dir = self.text_dir / TMP_DIR
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.catalog = catalog
+        self.fsync = fsync
+
+    def add_version(self, outlet: str, url: str, data: bytes, fields: dict[str, Any],
+                    check: dict[str, Any], policy) -> dict | None:
+        """Archive ``data`` as the next version of the article ``url``.
+
+        Returns the new version row, or None when ``data`` equals the latest version
+        (nothing is written then). ``check`` (validators, capture) updates the article
+        row either way, and ``policy`` (a RecheckPolicy) sets its next check.
+        """
+        sha = sha256_hex(data)
+        tmp_path = self.tmp_dir / f"{sha}.{os.getpid()}.tmp"
+        with self.catalog.engine.begin() as conn:
+            article_id = self.catalog.ensure_article(conn, outlet, url)
+            changed = self.catalog.latest_sha256(conn, article_id) != sha
+            self.catalog.record_check(conn, article_id, changed, policy, check)
+            if not changed:
+                return None
+            self._write_tmp(tmp_path, data)
+            try:
+                row = self.catalog.add_version(
+                    conn, article_id, lambda seq: f"{TEXT_DIR}/{text_file_name(seq, data)}",
+                    {**fields, "outlet": outlet, "sha256": sha})
+            except BaseException:
+                tmp_path.unlink(missing_ok=True)
+                raise
+        os.replace(tmp_path, self.archive_dir / row["file"])
+        return row
+
+    def _write_tmp(self, path: Path, data: bytes) -> None:
+        with open(path, "wb") as handle:
+            handle.write(data)
+            if self.fsync:
+                handle.flush()
+                os.fsync(handle.fileno())
+
+
+def recover_pending(archive_dir: str | os.PathLike, catalog: Catalog) -> dict[str, int]:
+    """Finish renames a crash interrupted and drop uncommitted temporary files."""
+    tmp_dir = Path(archive_dir) / TEXT_DIR / TMP_DIR
+    report = {"completed": 0, "discarded": 0}
+    if not tmp_dir.is_dir():
+        return report
+    for tmp in sorted(tmp_dir.glob("*.tmp")):
+        sha = tmp.name.split(".", 1)[0]
+        target = _committed_file_for(catalog, sha, Path(archive_dir))
+        if target is not None and not target.exists():
+            os.replace(tmp, target)
+            report["completed"] += 1
+            logger.warning("recovered %s from an interrupted write", target.name)
+        else:
+            tmp.unlink()
+            report["discarded"] += 1
+    return report
+
+
+def _committed_file_for(catalog: Catalog, sha: str, archive_dir: Path) -> Path | None:
+    for name in catalog.files_with_sha256(sha):
+        if not (archive_dir / name).exists():
+            return archive_dir / name
+    return None

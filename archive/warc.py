@@ -1,0 +1,342 @@
+"""WARC/1.1 writing: one gzip member per record, size-rotated files, crash repair.
+
+Records are built by warcio (headers, digests) and compressed here at a configurable
+zlib level (warcio hard-codes level 9, which costs the crawl most of its CPU). Each
+record is written with a single ``write`` and flushed before its location is returned,
+so a location handed to the catalog always points at a complete record.
+
+File names follow the IIPC convention ``PREFIX-TIMESTAMP-SERIAL-HOST-PID.warc.gz``.
+While a file is being written a marker ``<name>.open`` lies beside it; a run that
+finds such a marker (the writer was killed) cuts the file after its last complete
+record with :func:`repair_open_files`.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import os
+import socket
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http import HTTPStatus
+from pathlib import Path
+from typing import Iterable
+
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import BufferWARCWriter
+
+logger = logging.getLogger(__name__)
+
+WARC_VERSION = "WARC/1.1"
+OPEN_MARKER = ".open"
+# Hop-by-hop framing that no longer describes the stored payload.
+FRAMING_HEADERS = frozenset({"transfer-encoding", "content-length"})
+
+
+@dataclass
+class HttpExchange:
+    """One HTTP request and its response, as sent and received on the wire."""
+
+    url: str
+    status: int
+    response_headers: list[tuple[str, str]]
+    body: bytes  # entity body as received (still content-encoded)
+    request_headers: list[tuple[str, str]] = field(default_factory=list)
+    method: str = "GET"
+    request_body: bytes = b""
+    protocol: str = "HTTP/1.1"
+    ip_address: str | None = None
+    fetched_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+@dataclass(frozen=True)
+class RecordLocation:
+    """Where a response (or revisit) record lies, and what it holds."""
+
+    warc_file: str  # path relative to the archive directory, e.g. ``warc/NA-....warc.gz``
+    offset: int
+    length: int
+    record_id: str
+    payload_digest: str | None
+    warc_date: str
+
+
+@dataclass(frozen=True)
+class RevisitOf:
+    """The earlier capture a revisit record refers to."""
+
+    uri: str
+    date: str
+    record_id: str | None = None
+    payload_digest: str | None = None
+
+
+def _stored_headers(headers: Iterable[tuple[str, str]], body_length: int) -> list[tuple[str, str]]:
+    """Response headers made consistent with a stored, de-chunked payload."""
+    kept = [(k, v) for k, v in headers if k.lower() not in FRAMING_HEADERS]
+    kept.append(("Content-Length", str(body_length)))
+    return kept
+
+
+def _status_line(status: int) -> str:
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Unknown"
+    return f"{status} {reason}"
+
+
+def _request_target(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+class WarcWriter:
+    """Writes request/response/revisit records into rotating ``.warc.gz`` files."""
+
+    def __init__(
+        self,
+        archive_dir: str | os.PathLike,
+        *,
+        prefix: str = "NEWSARCHIVE",
+        max_size: int = 1_000_000_000,
+        gzip_level: int = 6,
+        warcinfo: dict[str, str] | None = None,
+        fsync: bool = False,
+    ):
+        self.archive_dir = Path(archive_dir)
+        self.warc_dir = self.archive_dir / "warc"
+        self.warc_dir.mkdir(parents=True, exist_ok=True)
+        self.prefix = prefix
+        self.max_size = max_size
+        self.gzip_level = gzip_level
+        self.warcinfo = dict(warcinfo or {})
+        self.fsync = fsync
+        self._builder = BufferWARCWriter(gzip=False, warc_version=WARC_VERSION)
+        self._file: io.BufferedWriter | None = None
+        self._path: Path | None = None
+        self._serial = 0
+        self._host = socket.gethostname().split(".")[0] or "host"
+        self._stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+        self.files_written: list[str] = []
+
+    # -- public API ------------------------------------------------------------------
+
+    def write_exchange(self, exchange: HttpExchange) -> RecordLocation:
+        """Write the response and request records of ``exchange``; locate the response."""
+        response = self._response_record(exchange)
+        request = self._request_record(exchange, response)
+        return self._write_pair(response, request)
+
+    def write_revisit(self, exchange: HttpExchange, refers_to: RevisitOf, profile: str) -> RecordLocation:
+        """Write a ``revisit`` record (``server-not-modified`` or ``identical-payload-digest``)."""
+        headers = _stored_headers(exchange.response_headers, len(exchange.body))
+        http_headers = StatusAndHeaders(_status_line(exchange.status), headers, protocol=exchange.protocol)
+        record = self._builder.create_revisit_record(
+            exchange.url,
+            refers_to.payload_digest,
+            refers_to.uri,
+            refers_to.date,
+            http_headers=http_headers,
+            warc_headers_dict=self._common_headers(exchange),
+        )
+        record.rec_headers.replace_header("WARC-Profile", _profile_uri(profile))
+        if refers_to.record_id:
+            record.rec_headers.replace_header("WARC-Refers-To", refers_to.record_id)
+        if not refers_to.payload_digest:
+            record.rec_headers.remove_header("WARC-Payload-Digest")
+        request = self._request_record(exchange, record)
+        return self._write_pair(record, request)
+
+    def close(self) -> None:
+        """Finish the current file: sync it and remove its ``.open`` marker."""
+        if self._file is None:
+            return
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        self._file = None
+        _marker(self._path).unlink(missing_ok=True)
+        self._path = None
+
+    # -- records ---------------------------------------------------------------------
+
+    def _common_headers(self, exchange: HttpExchange) -> dict[str, str]:
+        headers = {"WARC-Date": _warc_date(exchange.fetched_at)}
+        if exchange.ip_address:
+            headers["WARC-IP-Address"] = exchange.ip_address
+        return headers
+
+    def _response_record(self, exchange: HttpExchange):
+        headers = _stored_headers(exchange.response_headers, len(exchange.body))
+        http_headers = StatusAndHeaders(_status_line(exchange.status), headers, protocol=exchange.protocol)
+        return self._builder.create_warc_record(
+            exchange.url,
+            "response",
+            payload=io.BytesIO(exchange.body),
+            length=len(exchange.body),
+            http_headers=http_headers,
+            warc_headers_dict=self._common_headers(exchange),
+        )
+
+    def _request_record(self, exchange: HttpExchange, concurrent_to):
+        from urllib.parse import urlsplit
+
+        host = urlsplit(exchange.url).netloc
+        headers = [("Host", host)] + [(k, v) for k, v in exchange.request_headers if k.lower() != "host"]
+        statusline = f"{exchange.method} {_request_target(exchange.url)} HTTP/1.1"
+        http_headers = StatusAndHeaders(statusline, headers, is_http_request=True)
+        warc_headers = self._common_headers(exchange)
+        warc_headers["WARC-Concurrent-To"] = concurrent_to.rec_headers.get_header("WARC-Record-ID")
+        return self._builder.create_warc_record(
+            exchange.url,
+            "request",
+            payload=io.BytesIO(exchange.request_body),
+            length=len(exchange.request_body),
+            http_headers=http_headers,
+            warc_headers_dict=warc_headers,
+        )
+
+    def _render(self, record) -> bytes:
+        """One record as a complete gzip member."""
+        buffer = io.BytesIO()
+        self._builder._write_warc_record(buffer, record)
+        compressor = zlib.compressobj(self.gzip_level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        return compressor.compress(buffer.getvalue()) + compressor.flush()
+
+    def _write_pair(self, main, request) -> RecordLocation:
+        main_bytes = self._render(main)
+        request_bytes = self._render(request)
+        self._ensure_file(len(main_bytes) + len(request_bytes))
+        offset = self._append(main_bytes + request_bytes)
+        headers = main.rec_headers
+        return RecordLocation(
+            warc_file=str(self._path.relative_to(self.archive_dir)),
+            offset=offset,
+            length=len(main_bytes),
+            record_id=headers.get_header("WARC-Record-ID"),
+            payload_digest=headers.get_header("WARC-Payload-Digest"),
+            warc_date=headers.get_header("WARC-Date"),
+        )
+
+    # -- files -----------------------------------------------------------------------
+
+    def _append(self, data: bytes) -> int:
+        """Append ``data`` whole or not at all; return its offset."""
+        offset = self._file.tell()
+        try:
+            self._file.write(data)
+            self._file.flush()
+            if self.fsync:
+                os.fsync(self._file.fileno())
+        except OSError:
+            # A failed write (disk full) must not leave half a record behind.
+            self._file = _reopen_truncated(self._file, self._path, offset)
+            raise
+        return offset
+
+    def _ensure_file(self, incoming: int) -> None:
+        if self._file is not None and self._file.tell() + incoming > self.max_size and self._file.tell() > 0:
+            self.close()
+        if self._file is None:
+            self._open_next()
+
+    def _open_next(self) -> None:
+        while True:
+            name = f"{self.prefix}-{self._stamp}-{self._serial:05d}-{self._host}-{os.getpid()}.warc.gz"
+            self._serial += 1
+            path = self.warc_dir / name
+            if not path.exists():
+                break
+        _marker(path).touch()
+        self._file = open(path, "xb")
+        self._path = path
+        self.files_written.append(str(path.relative_to(self.archive_dir)))
+        info = self._builder.create_warcinfo_record(name, {"software": "newsarchive", "format": "WARC File Format 1.1",
+                                                          "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+                                                          **self.warcinfo})
+        self._append(self._render(info))
+
+
+def _profile_uri(profile: str) -> str:
+    if profile.startswith("http"):
+        return profile
+    return f"http://netpreserve.org/warc/1.1/revisit/{profile}"
+
+
+def _warc_date(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _marker(path: Path) -> Path:
+    return path.with_name(path.name + OPEN_MARKER)
+
+
+def _reopen_truncated(handle, path: Path, size: int):
+    try:
+        handle.close()
+    except OSError:
+        pass
+    with open(path, "r+b") as fixed:
+        fixed.truncate(size)
+    return open(path, "ab")
+
+
+def complete_members_end(path: str | os.PathLike, chunk_size: int = 1 << 20) -> int:
+    """Byte offset just after the last complete gzip member of ``path``.
+
+    Unlike warcio's reader, this notices a torn last member: the whole file is
+    decompressed member by member, and a member that never reaches its end (or a
+    corrupt one) marks where the good part of the file stops.
+    """
+    good_end = 0
+    position = 0
+    decompressor = zlib.decompressobj(zlib.MAX_WBITS + 16)
+    with open(path, "rb") as handle:
+        pending = b""
+        while True:
+            if not pending:
+                pending = handle.read(chunk_size)
+                if not pending:
+                    break
+            try:
+                decompressor.decompress(pending)
+            except zlib.error:
+                return good_end
+            if decompressor.eof:
+                consumed = len(pending) - len(decompressor.unused_data)
+                position += consumed
+                good_end = position
+                pending = decompressor.unused_data
+                decompressor = zlib.decompressobj(zlib.MAX_WBITS + 16)
+            else:
+                position += len(pending)
+                pending = b""
+    return good_end
+
+
+def repair_open_files(archive_dir: str | os.PathLike) -> list[tuple[str, int, int]]:
+    """Cut every WARC left open by a killed writer after its last complete record.
+
+    Returns (file, old size, new size) for each file repaired.
+    """
+    repaired = []
+    warc_dir = Path(archive_dir) / "warc"
+    if not warc_dir.is_dir():
+        return repaired
+    for marker in sorted(warc_dir.glob(f"*{OPEN_MARKER}")):
+        path = marker.with_name(marker.name[: -len(OPEN_MARKER)])
+        if path.exists():
+            size = path.stat().st_size
+            end = complete_members_end(path)
+            if end != size:
+                with open(path, "r+b") as handle:
+                    handle.truncate(end)
+                    os.fsync(handle.fileno())
+                logger.warning("repaired %s: cut torn record at byte %d (was %d bytes)", path.name, end, size)
+            repaired.append((str(path), size, end))
+        marker.unlink()
+    return repaired

@@ -1,0 +1,82 @@
+"""``scrapy crawl``, with the archive's lock, crash recovery and meaningful exit codes.
+
+Exit codes: 0 done; 2 bad configuration (outlets file, archive directory); 3 no outlet
+could be reached; 4 the archive is locked by another run; 1 Scrapy failed to start.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.exceptions import UsageError
+
+from archive.catalog import Catalog, catalog_url_for
+from archive.lock import ArchiveLock, ArchiveLocked
+from archive.textstore import recover_pending
+from archive.warc import repair_open_files
+from crawler.outlets import OutletsFileError, load_outlets
+
+logger = logging.getLogger(__name__)
+
+EXIT_CONFIG, EXIT_LOCKED = 2, 4
+
+
+class Command(ScrapyCrawlCommand):
+    """Run a spider; for ``news``: lock the archive, repair it after a crash, then crawl."""
+
+    def run(self, args: list[str], opts) -> None:
+        if len(args) != 1:
+            raise UsageError("give exactly one spider name: scrapy crawl news")
+        if args[0] != "news":
+            return super().run(args, opts)
+        settings = self.settings
+        archive_dir = Path(settings["ARCHIVE_DIR"]).expanduser()
+        settings.set("ARCHIVE_DIR", str(archive_dir), priority="cmdline")
+        try:
+            load_outlets(settings["OUTLETS_FILE"], opts.spargs.get("outlet"))
+            _prepare_archive_dir(archive_dir)
+        except (OutletsFileError, OSError) as exc:
+            return self._fail(EXIT_CONFIG, f"error: {exc}")
+        lock = ArchiveLock(archive_dir)
+        try:
+            lock.acquire(wait_seconds=settings.getfloat("LOCK_WAIT", 0))
+        except ArchiveLocked as exc:
+            return self._fail(EXIT_LOCKED, f"error: {exc}")
+        try:
+            _recover(archive_dir, settings.get("CATALOG_URL") or catalog_url_for(str(archive_dir)))
+            crawler = self._create_crawler(args[0])
+            self.crawler_process.crawl(crawler, **opts.spargs)
+            self.crawler_process.start()
+            if self.crawler_process.bootstrap_failed:
+                self.exitcode = 1
+            else:
+                self.exitcode = getattr(crawler, "newsarchive_exit_code", 0)
+        finally:
+            lock.release()
+
+    def _fail(self, code: int, message: str) -> None:
+        print(message, file=sys.stderr)
+        self.exitcode = code
+
+
+def _prepare_archive_dir(archive_dir: Path) -> None:
+    archive_dir.mkdir(parents=True, exist_ok=True)
+    if not os.access(archive_dir, os.W_OK | os.X_OK):
+        raise PermissionError(f"archive directory {archive_dir} is not writable")
+
+
+def _recover(archive_dir: Path, catalog_url: str) -> None:
+    """Undo what a killed run left half-done, before anything new is written."""
+    for path, old, new in repair_open_files(archive_dir):
+        if old != new:
+            logger.warning("WARC %s was torn by a crash: cut from %d to %d bytes", path, old, new)
+    catalog = Catalog(catalog_url)
+    try:
+        report = recover_pending(archive_dir, catalog)
+    finally:
+        catalog.close()
+    if any(report.values()):
+        logger.warning("text files after a crash: %(completed)d completed, %(discarded)d discarded", report)

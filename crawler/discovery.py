@@ -1,0 +1,121 @@
+"""Finding article links in feeds and sitemaps (pure functions of the fetched bytes)."""
+from __future__ import annotations
+
+import calendar
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterator
+
+import feedparser
+from scrapy.utils.sitemap import Sitemap
+
+from archive.urls import canonicalize_url
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A link found in a listing, with the update time the listing announced for it."""
+
+    url: str
+    announced: str | None = None  # UTC ISO 8601
+
+
+class ListingError(ValueError):
+    """A feed or sitemap that yielded nothing usable."""
+
+
+def _iso_from_struct(value) -> str | None:
+    if not value:
+        return None
+    return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_utc(text: str | None) -> str | None:
+    """A W3C/ISO date or datetime as UTC ISO 8601 (``...Z``); None if unparseable."""
+    if not text:
+        return None
+    text = text.strip()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def is_json_feed(body: bytes, content_type: str) -> bool:
+    """True for a JSON Feed (by media type or by its first character)."""
+    return "json" in content_type.lower() or body.lstrip()[:1] == b"{"
+
+
+def parse_feed(body: bytes, url: str, content_type: str = "") -> list[Listed]:
+    """Links of a RSS/Atom/RDF or JSON feed, absolutised and canonicalised.
+
+    Malformed XML is parsed as far as it goes; a feed with no entries raises ListingError.
+    """
+    if is_json_feed(body, content_type):
+        return _parse_json_feed(body, url)
+    parsed = feedparser.parse(body, response_headers={"content-location": url, "content-type": content_type or "application/xml"})
+    if parsed.bozo and not parsed.entries:
+        raise ListingError(f"not a feed ({type(parsed.bozo_exception).__name__}: {parsed.bozo_exception})")
+    if parsed.bozo:
+        logger.warning("feed %s is malformed (%s); kept %d entries", url, parsed.bozo_exception, len(parsed.entries))
+    found = []
+    for entry in parsed.entries:
+        link = entry.get("link") or next((l.get("href") for l in entry.get("links", []) if l.get("href")), None)
+        canonical = canonicalize_url(link or "", base=url)
+        if canonical:
+            announced = _iso_from_struct(entry.get("updated_parsed") or entry.get("published_parsed"))
+            found.append(Listed(canonical, announced))
+    return found
+
+
+def _parse_json_feed(body: bytes, url: str) -> list[Listed]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ListingError(f"not a JSON feed: {exc}") from None
+    items = data.get("items") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise ListingError("JSON feed has no 'items' list")
+    found = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        canonical = canonicalize_url(str(item.get("url") or item.get("external_url") or ""), base=url)
+        if canonical:
+            found.append(Listed(canonical, iso_utc(item.get("date_modified") or item.get("date_published"))))
+    return found
+
+
+def parse_sitemap(body: bytes, url: str) -> tuple[list[str], list[Listed]]:
+    """(child sitemaps, article links) of a sitemap index or urlset (news sitemaps too)."""
+    try:
+        sitemap = Sitemap(body)
+    except Exception as exc:  # lxml raises several kinds on garbage
+        raise ListingError(f"not a sitemap: {exc}") from None
+    children, links = [], []
+    for entry in sitemap:
+        canonical = canonicalize_url(entry.get("loc", ""), base=url)
+        if not canonical:
+            continue
+        if sitemap.type == "sitemapindex":
+            children.append(canonical)
+        else:
+            links.append(Listed(canonical, iso_utc(entry.get("lastmod"))))
+    if sitemap.type not in ("sitemapindex", "urlset"):
+        raise ListingError(f"not a sitemap (root element {sitemap.type!r})")
+    return children, links
+
+
+def iter_page_links(hrefs: Iterator[str], base: str) -> Iterator[str]:
+    """Canonical http(s) URLs of ``hrefs`` (relative ones resolved against ``base``)."""
+    for href in hrefs:
+        canonical = canonicalize_url(href, base=base)
+        if canonical:
+            yield canonical

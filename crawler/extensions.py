@@ -1,0 +1,115 @@
+"""Extensions: the run record, progress lines and the end-of-crawl summary."""
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from twisted.internet import task
+
+from archive.catalog import Catalog, catalog_url_for
+from archive.manifest import write_manifest
+
+logger = logging.getLogger(__name__)
+
+COUNTERS = ("discovered", "fetched", "archived", "new_versions", "unchanged", "gone", "skipped")
+EXIT_NO_OUTLET_REACHABLE = 3
+
+
+def outlet_counts(stats: dict, outlets) -> dict[str, dict]:
+    """Per-outlet counters from the crawl's ``newsarchive/<outlet>/...`` stats."""
+    counts = {name: {**{c: 0 for c in COUNTERS}, "responses": 0, "errors": defaultdict(int),
+                     "skipped_by": defaultdict(int)} for name in outlets}
+    for key, value in stats.items():
+        parts = key.split("/")
+        if parts[0] != "newsarchive" or len(parts) < 3 or parts[1] not in counts:
+            continue
+        entry, name = counts[parts[1]], parts[2]
+        if name == "errors" and len(parts) == 4:
+            entry["errors"][parts[3]] += value
+        elif name == "skipped" and len(parts) == 4:
+            entry["skipped"] += value
+            entry["skipped_by"][parts[3]] += value
+        elif name in entry and len(parts) == 3:
+            entry[name] += value
+    return counts
+
+
+class CrawlSummary:
+    """Records the run in the catalog, logs progress, and at the end logs a per-outlet
+    summary, stores it, and rewrites ``manifest.csv``.
+
+    Sets ``crawler.newsarchive_exit_code``: 3 when no outlet could be reached.
+    Settings: SUMMARY_ENABLED, PROGRESS_INTERVAL (seconds, 0 = off).
+    """
+
+    def __init__(self, crawler, catalog: Catalog):
+        self.crawler = crawler
+        self.catalog = catalog
+        self.archive_dir = crawler.settings["ARCHIVE_DIR"]
+        self.interval = crawler.settings.getfloat("PROGRESS_INTERVAL", 30.0)
+        self.run_id: int | None = None
+        self.progress: task.LoopingCall | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler) -> "CrawlSummary":
+        settings = crawler.settings
+        if not settings.getbool("SUMMARY_ENABLED", True):
+            raise NotConfigured
+        catalog = Catalog(settings.get("CATALOG_URL") or catalog_url_for(settings["ARCHIVE_DIR"]))
+        extension = cls(crawler, catalog)
+        crawler.newsarchive_exit_code = 0
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def spider_opened(self, spider) -> None:
+        settings = self.crawler.settings
+        detail = {"outlets_file": settings.get("OUTLETS_FILE"), "outlets": sorted(spider.outlets),
+                  "recheck": settings.get("RECHECK"), "user_agent": settings.get("USER_AGENT")}
+        self.run_id = self.catalog.start_run("crawl", detail)
+        if self.interval > 0:
+            self.progress = task.LoopingCall(self.log_progress)
+            self.progress.start(self.interval, now=False)
+
+    def log_progress(self) -> None:
+        totals = defaultdict(int)
+        for counts in outlet_counts(self.crawler.stats.get_stats(), self.crawler.spider.outlets).values():
+            for name in ("discovered", "fetched", "archived", "unchanged"):
+                totals[name] += counts[name]
+            totals["errors"] += sum(counts["errors"].values())
+        logger.info("progress: discovered %(discovered)d, fetched %(fetched)d, archived %(archived)d, "
+                    "unchanged %(unchanged)d, errors %(errors)d", totals)
+
+    def spider_closed(self, spider, reason: str) -> None:
+        if self.progress and self.progress.running:
+            self.progress.stop()
+        counts = outlet_counts(self.crawler.stats.get_stats(), spider.outlets)
+        reachable = [name for name, c in counts.items() if c["responses"] > 0]
+        self._log_summary(counts)
+        exit_code, status = 0, "finished" if reason == "finished" else reason
+        if not reachable:
+            exit_code, status = EXIT_NO_OUTLET_REACHABLE, "no-outlet-reachable"
+            logger.error("no outlet could be reached (%s): check the network, the URLs in the outlets file, "
+                         "and the errors above", ", ".join(sorted(counts)))
+        self.crawler.newsarchive_exit_code = exit_code
+        self.catalog.finish_run(self.run_id, status, exit_code, counts)
+        path = write_manifest(self.archive_dir, self.catalog)
+        logger.info("archive %s: %d text files; manifest %s", self.archive_dir, self.catalog.count_versions(), path)
+        self.catalog.close()
+
+    @staticmethod
+    def _log_summary(counts: dict[str, dict]) -> None:
+        header = f"{'outlet':<20} {'discovered':>10} {'fetched':>8} {'archived':>8} {'new ver.':>8} " \
+                 f"{'unchanged':>9} {'skipped':>8}  errors"
+        lines = [header, "-" * len(header)]
+        for name, c in sorted(counts.items()):
+            errors = ", ".join(f"{k}={v}" for k, v in sorted(c["errors"].items())) or "none"
+            lines.append(f"{name:<20} {c['discovered']:>10} {c['fetched']:>8} {c['archived']:>8} "
+                         f"{c['new_versions']:>8} {c['unchanged']:>9} {c['skipped']:>8}  {errors}")
+        logger.info("crawl summary:\n%s", "\n".join(lines))
+        skipped = {name: dict(c["skipped_by"]) for name, c in counts.items() if c["skipped_by"]}
+        if skipped:
+            logger.info("skipped by reason: %s", json.dumps(skipped, sort_keys=True))

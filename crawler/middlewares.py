@@ -1,0 +1,119 @@
+"""Downloader middlewares: WARC capture of every HTTP exchange."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import platform
+import socket
+from dataclasses import asdict
+from datetime import datetime, timezone
+
+import scrapy
+from scrapy import signals
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http import Request, Response
+
+from archive.warc import HttpExchange, RevisitOf, WarcWriter
+
+logger = logging.getLogger(__name__)
+
+
+def payload_digest(body: bytes) -> str:
+    """WARC payload digest (``sha1:`` + base32), as warcio writes it."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
+
+
+def _headers(headers) -> list[tuple[str, str]]:
+    return [(name.decode("latin-1"), value.decode("latin-1"))
+            for name, values in headers.items() for value in values]
+
+
+def exchange_of(request: Request, response: Response) -> HttpExchange:
+    """The archive's view of a Scrapy request/response pair (body as received)."""
+    return HttpExchange(
+        url=response.url,
+        method=request.method,
+        request_headers=_headers(request.headers),
+        request_body=request.body or b"",
+        status=response.status,
+        response_headers=_headers(response.headers),
+        body=response.body,
+        protocol=response.protocol or "HTTP/1.1",
+        ip_address=str(response.ip_address) if response.ip_address else None,
+        fetched_at=datetime.now(timezone.utc),
+    )
+
+
+class WarcCaptureMiddleware:
+    """Writes each exchange as WARC request + response (or revisit) records.
+
+    Place it near the downloader (priority above HttpCompressionMiddleware's 590) so it
+    sees bodies as the server sent them, and every redirect, retry and robots.txt.
+    The response record's location goes into ``request.meta["warc_location"]``.
+    Settings: ARCHIVE_DIR, WARC_ENABLED, WARC_PREFIX, WARC_MAX_SIZE, WARC_GZIP_LEVEL,
+    WARC_OPERATOR, WARC_FSYNC.
+    """
+
+    def __init__(self, writer: WarcWriter, crawler):
+        self.writer = writer
+        self.stats = crawler.stats
+
+    @classmethod
+    def from_crawler(cls, crawler) -> "WarcCaptureMiddleware":
+        settings = crawler.settings
+        if not settings.getbool("WARC_ENABLED", True):
+            raise NotConfigured("WARC_ENABLED is off")
+        warcinfo = {
+            "software": f"newsarchive (Scrapy {scrapy.__version__}; Python {platform.python_version()})",
+            "hostname": socket.gethostname(),
+            "operator": settings.get("WARC_OPERATOR") or "unknown operator",
+            "http-header-user-agent": settings.get("USER_AGENT"),
+            "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
+            "description": f"news crawl of {settings.get('OUTLETS_FILE')}",
+        }
+        writer = WarcWriter(
+            settings["ARCHIVE_DIR"],
+            prefix=settings.get("WARC_PREFIX", "NEWSARCHIVE"),
+            max_size=settings.getint("WARC_MAX_SIZE", 1_000_000_000),
+            gzip_level=settings.getint("WARC_GZIP_LEVEL", 6),
+            warcinfo=warcinfo,
+            fsync=settings.getbool("WARC_FSYNC", False),
+        )
+        middleware = cls(writer, crawler)
+        crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
+        return middleware
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        exchange = exchange_of(request, response)
+        previous = request.meta.get("previous_capture") or {}
+        try:
+            profile = self._revisit_profile(exchange, previous)
+            if profile:
+                location = self.writer.write_revisit(exchange, RevisitOf(**previous), profile)
+                request.meta["warc_revisit"] = profile
+                self.stats.inc_value(f"warc/revisit/{profile}")
+            else:
+                location = self.writer.write_exchange(exchange)
+                request.meta.pop("warc_revisit", None)
+        except OSError as exc:
+            self.stats.inc_value("warc/write_errors")
+            logger.error("cannot write WARC record for %s: %s", response.url, exc)
+            raise IgnoreRequest(f"WARC write failed: {exc}") from exc
+        request.meta["warc_location"] = asdict(location)
+        self.stats.inc_value("warc/records", 2)
+        return response
+
+    @staticmethod
+    def _revisit_profile(exchange: HttpExchange, previous: dict) -> str | None:
+        if not previous.get("uri"):
+            return None
+        if exchange.status == 304:
+            return "server-not-modified"
+        if exchange.status == 200 and previous.get("payload_digest") == payload_digest(exchange.body):
+            return "identical-payload-digest"
+        return None
+
+    def spider_closed(self) -> None:
+        self.writer.close()
+        logger.info("WARC files written: %s", ", ".join(self.writer.files_written) or "none")

@@ -1,0 +1,184 @@
+"""Item pipeline: article responses -> extracted text -> versioned file + catalog row."""
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+
+from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import defer, reactor
+
+from archive.catalog import Catalog, catalog_url_for
+from archive.recheck import RecheckPolicy
+from archive.textstore import TextStore
+from archive.worker import extract_for_archive
+from crawler.spiders.news import stat_key
+
+logger = logging.getLogger(__name__)
+
+
+class InlineExecutor(Executor):
+    """Runs each call at once in this process (EXTRACT_WORKERS = 0: debugging, tiny runs)."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed to the caller through the future
+            future.set_exception(exc)
+        return future
+
+
+def deferred_from_future(future: Future) -> defer.Deferred:
+    """A Deferred fired in the reactor thread when ``future`` (any thread) completes."""
+    deferred: defer.Deferred = defer.Deferred()
+
+    def fire(done: Future) -> None:
+        if done.exception() is not None:
+            deferred.errback(done.exception())
+        else:
+            deferred.callback(done.result())
+
+    future.add_done_callback(lambda done: reactor.callFromThread(fire, done))
+    return deferred
+
+
+class ArchivePipeline:
+    """Extracts article text in worker processes and archives each new version.
+
+    Settings: ARCHIVE_DIR, CATALOG_URL, EXTRACT_WORKERS (default: CPU count; 0 runs
+    extraction inline), TEXT_ENABLED, TEXT_FSYNC.
+    """
+
+    def __init__(self, crawler, catalog: Catalog, store: TextStore, workers: int):
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.catalog = catalog
+        self.store = store
+        self.workers = workers
+        self.executor: Executor | None = None
+        self.policies: dict[str, RecheckPolicy] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler) -> "ArchivePipeline":
+        settings = crawler.settings
+        if not settings.getbool("TEXT_ENABLED", True):
+            raise NotConfigured("TEXT_ENABLED is off")
+        archive_dir = settings["ARCHIVE_DIR"]
+        catalog = Catalog(settings.get("CATALOG_URL") or catalog_url_for(archive_dir))
+        store = TextStore(archive_dir, catalog, fsync=settings.getbool("TEXT_FSYNC", False))
+        workers = settings.getint("EXTRACT_WORKERS", os.cpu_count() or 1)
+        return cls(crawler, catalog, store, workers)
+
+    def open_spider(self) -> None:
+        if self.workers > 0:
+            self.executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        else:
+            self.executor = InlineExecutor()
+        outlets = self.crawler.spider.outlets
+        self.policies = {name: RecheckPolicy(o.recheck_intervals, o.recheck_stop_after) for name, o in outlets.items()}
+
+    def close_spider(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True)
+        self.catalog.close()
+
+    # -- items -----------------------------------------------------------------------
+
+    async def process_item(self, item: dict) -> dict:
+        outlet = item["outlet"]
+        if item["status"] in (404, 410):
+            return self._gone(item)
+        if item["status"] == 304 or item.get("revisit"):
+            self.catalog.record_unchanged(item["article_url"], self.policies[outlet], self._check_fields(item))
+            self.stats.inc_value(stat_key(outlet, "unchanged"))
+            return _summary(item, "unchanged")
+        future = self.executor.submit(extract_for_archive, item["body"], item.get("content_type"), item["url"])
+        try:
+            extracted = await maybe_deferred_to_future(deferred_from_future(future))
+        except Exception as exc:  # a worker crash or an extractor bug: this page only
+            self.stats.inc_value(stat_key(outlet, "errors", "extraction"))
+            logger.error("outlet %s: extraction of %s failed: %r", outlet, item["url"], exc)
+            raise DropItem(f"extraction failed for {item['url']}") from exc
+        return self._store(extracted, item)
+
+    def _store(self, extracted: dict, item: dict) -> dict:
+        outlet = item["outlet"]
+        if not extracted["text"]:
+            self.stats.inc_value(stat_key(outlet, "errors", "no_article_text"))
+            logger.warning("outlet %s: no article text found in %s", outlet, item["url"])
+            raise DropItem(f"no article text in {item['url']}")
+        try:
+            row = self.store.add_version(outlet, item["article_url"], extracted["text"],
+                                         self._version_fields(item, extracted), self._check_fields(item),
+                                         self.policies[outlet])
+        except OSError as exc:
+            self.stats.inc_value(stat_key(outlet, "errors", "text_write"))
+            logger.error("outlet %s: cannot write text of %s: %s", outlet, item["url"], exc)
+            raise DropItem(f"text write failed: {exc}") from exc
+        if row is None:
+            self.stats.inc_value(stat_key(outlet, "unchanged"))
+            return _summary(item, "unchanged")
+        self.stats.inc_value(stat_key(outlet, "archived"))
+        if row["version"] > 1:
+            self.stats.inc_value(stat_key(outlet, "new_versions"))
+            logger.info("outlet %s: new version %d of %s -> %s", outlet, row["version"], item["article_url"], row["file"])
+        return _summary(item, "archived", row["file"])
+
+    def _gone(self, item: dict) -> dict:
+        outlet = item["outlet"]
+        if self.catalog.record_gone(item["article_url"], item["status"]):
+            self.stats.inc_value(stat_key(outlet, "gone"))
+            logger.warning("outlet %s: archived article %s is gone (HTTP %d)", outlet, item["url"], item["status"])
+            return _summary(item, "gone")
+        self.stats.inc_value(stat_key(outlet, "errors", f"http_{item['status']}"))
+        raise DropItem(f"HTTP {item['status']} for {item['url']}")
+
+    @staticmethod
+    def _check_fields(item: dict) -> dict:
+        fields = {"last_checked": item["fetched_at"], "last_status": item["status"], "fetch_url": item["url"]}
+        if item["status"] != 304:
+            fields.update(etag=item.get("etag"), last_modified=item.get("last_modified"))
+        warc = item.get("warc")
+        if warc and not item.get("revisit"):
+            fields.update(capture_uri=item["url"], capture_date=warc["warc_date"],
+                          capture_record_id=warc["record_id"], capture_digest=warc["payload_digest"])
+        return fields
+
+    @staticmethod
+    def _version_fields(item: dict, extracted: dict) -> dict:
+        warc = item.get("warc") or {}
+        published, published_source = extracted.get("published"), extracted.get("published_source")
+        if not published and item.get("announced"):
+            published, published_source = item["announced"], "feed"
+        return {
+            "url": item["url"],
+            "canonical_url": item["article_url"],
+            "title": extracted.get("title"),
+            "authors": "; ".join(extracted.get("authors") or []),
+            "published": published,
+            "published_source": published_source,
+            "modified": extracted.get("modified"),
+            "modified_source": extracted.get("modified_source"),
+            "language": extracted.get("language"),
+            "section": extracted.get("section"),
+            "fetched_at": item["fetched_at"],
+            "http_status": item["status"],
+            "etag": item.get("etag"),
+            "last_modified": item.get("last_modified"),
+            "warc_file": warc.get("warc_file"),
+            "warc_offset": warc.get("offset"),
+            "warc_record_id": warc.get("record_id"),
+            "payload_digest": warc.get("payload_digest"),
+            "discovered_via": item.get("via"),
+            "links": json.dumps(extracted.get("links") or []),
+        }
+
+
+def _summary(item: dict, outcome: str, file: str | None = None) -> dict:
+    """What leaves the pipeline: the item without its page body."""
+    return {"outlet": item["outlet"], "url": item["url"], "article_url": item["article_url"],
+            "status": item["status"], "outcome": outcome, "file": file}
