@@ -1,0 +1,86 @@
+"""Naming, URL canonicalisation, text store and catalog."""
+import os
+
+import pytest
+
+from archive.catalog import Catalog, catalog_url_for
+from archive.naming import parse_text_file_name, sha256_hex, text_file_name
+from archive.recheck import RecheckPolicy
+from archive.textstore import TextStore, recover_pending, render_text
+from archive.urls import canonicalize_url, origin
+
+
+def test_text_file_name():
+    data = b"Headline\n\nBody\n"
+    name = text_file_name(7, data)
+    assert name == f"007_{sha256_hex(data)[:16]}.txt"
+    assert text_file_name(1234, data).startswith("1234_")
+    assert parse_text_file_name(name) == (7, sha256_hex(data)[:16])
+    assert parse_text_file_name("7_abc.txt") is None
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("http://Example.com:80/a?utm_source=x&id=3#frag", "http://example.com/a?id=3"),
+    ("https://127.0.0.1:8443/p?fbclid=1", "https://127.0.0.1:8443/p"),
+    ("javascript:alert(1)", None),
+    ("mailto:a@b.example", None),
+    ("file:///etc/passwd", None),
+    ("ftp://example.com/x", None),
+])
+def test_canonicalize(raw, expected):
+    assert canonicalize_url(raw) == expected
+
+
+def test_relative_and_origin():
+    assert canonicalize_url("../b?gclid=4", base="http://127.0.0.1:8001/x/y/z") == "http://127.0.0.1:8001/x/b"
+    assert origin("http://127.0.0.1:8001/a") != origin("http://127.0.0.1:8002/a")
+    assert origin("https://example.com/a") == "https://example.com:443"
+
+
+def test_render_text_format():
+    assert render_text("  A   headline ", "P1\r\n\r\nP2\n") == "A headline\n\nP1\n\nP2\n".encode()
+
+
+def _store(tmp_path):
+    catalog = Catalog(catalog_url_for(str(tmp_path)))
+    return catalog, TextStore(tmp_path, catalog)
+
+
+def _version(store, url, text, when="2026-01-01T00:00:00Z"):
+    fields = {"url": url, "fetched_at": when}
+    check = {"last_checked": when}
+    return store.add_version("o", url, text, fields, check, RecheckPolicy())
+
+
+def test_versions_sequence_and_unchanged_text(tmp_path):
+    catalog, store = _store(tmp_path)
+    first = _version(store, "http://x.example/1", b"A\n\nbody\n")
+    second = _version(store, "http://x.example/2", b"B\n\nbody\n")
+    assert (first["seq"], second["seq"]) == (0, 1)
+    assert first["file"].startswith("text/000_") and second["file"].startswith("text/001_")
+    assert _version(store, "http://x.example/1", b"A\n\nbody\n") is None
+    edited = _version(store, "http://x.example/1", b"A\n\nbody, edited\n")
+    assert (edited["version"], edited["previous_seq"], edited["reason"]) == (2, 0, "edit")
+    for row in catalog.iter_versions():
+        data = (tmp_path / row["file"]).read_bytes()
+        assert sha256_hex(data) == row["sha256"] and row["file"].endswith(sha256_hex(data)[:16] + ".txt")
+    assert not list((tmp_path / "text" / ".tmp").iterdir())
+
+
+def test_recover_pending_finishes_or_discards(tmp_path):
+    catalog, store = _store(tmp_path)
+    row = _version(store, "http://x.example/1", b"A\n\nbody\n")
+    final = tmp_path / row["file"]
+    # a crash after the commit but before the rename
+    os.replace(final, tmp_path / "text" / ".tmp" / f"{row['sha256']}.999.tmp")
+    # a crash before the commit
+    (tmp_path / "text" / ".tmp" / f"{'0' * 64}.999.tmp").write_bytes(b"orphan")
+    assert recover_pending(tmp_path, catalog) == {"completed": 1, "discarded": 1}
+    assert final.exists() and not list((tmp_path / "text" / ".tmp").iterdir())
+
+
+def test_recheck_policy_backs_off_and_stops():
+    policy = RecheckPolicy((60, 3600), stop_after=86400)
+    assert policy.schedule("2026-01-01T00:00:00Z", 0, False, "2026-01-01T00:01:00Z") == (1, "2026-01-01T01:01:00Z")
+    assert policy.schedule("2026-01-01T00:00:00Z", 1, True, "2026-01-01T02:00:00Z") == (0, "2026-01-01T02:01:00Z")
+    assert policy.schedule("2026-01-01T00:00:00Z", 1, False, "2026-01-02T00:00:00Z") == (1, None)
