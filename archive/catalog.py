@@ -136,9 +136,9 @@ MANIFEST_COLUMNS = [
 class Registration:
     """What registering a listing's links found."""
 
-    new: list[dict]       # first seen now: fetch
-    pending: list[dict]   # seen before, never archived: fetch
-    due: list[dict]       # archived, and the listing announced an update since: re-check
+    new: list[dict]       # first seen now: to fetch
+    pending: list[dict]   # seen before, never archived: to fetch
+    due: int              # archived, and the listing announced an update since: made due now
     known: int            # archived and not due: skip
 
 
@@ -242,7 +242,7 @@ class Catalog:
         for url, when in listed:
             if when and (announced.get(url) or "") < when:
                 announced[url] = when
-        result = Registration([], [], [], 0)
+        result = Registration([], [], 0, 0)
         now = utc_now()
         with self.engine.begin() as conn:
             rows = {row["url"]: dict(row) for row in conn.execute(
@@ -260,8 +260,9 @@ class Catalog:
                 elif (row["state"] == "active" and announced.get(url)
                       and announced[url] > (row["last_checked"] or "")
                       and announced[url] > (row["announced"] or "")):
-                    conn.execute(update(articles).where(articles.c.id == row["id"]).values(announced=announced[url]))
-                    result.due.append(row)
+                    conn.execute(update(articles).where(articles.c.id == row["id"])
+                                 .values(announced=announced[url], next_check=now))
+                    result.due += 1
                 else:
                     result.known += 1
         return result
@@ -295,14 +296,11 @@ class Catalog:
         self.update_article(row["id"], last_status=status, last_checked=utc_now())
         return False
 
-    def pending_articles(self, outlet: str | None = None) -> Iterator[dict]:
-        """Active articles discovered earlier but never archived (e.g. a run was killed)."""
-        query = select(articles).where(articles.c.state == "active", articles.c.latest_version == 0)
-        if outlet:
-            query = query.where(articles.c.outlet == outlet)
-        with self.engine.connect() as conn:
-            for row in conn.execution_options(yield_per=500).execute(query.order_by(articles.c.id)).mappings():
-                yield dict(row)
+    def pending_articles(self, outlets: list[str], after_id: int = 0, limit: int = 500) -> list[dict]:
+        """Next batch of active articles discovered but never archived, in id order."""
+        query = select(articles).where(articles.c.state == "active", articles.c.latest_version == 0,
+                                       articles.c.outlet.in_(outlets), articles.c.id > after_id)
+        return self._batch(query, limit)
 
     def mark_alias(self, url: str, canonical_url: str) -> None:
         """Record that article URL ``url`` is another address of ``canonical_url``."""
@@ -310,17 +308,24 @@ class Catalog:
             conn.execute(update(articles).where(articles.c.url == url, articles.c.url != canonical_url)
                          .values(state="alias", alias_of=canonical_url))
 
-    def due_articles(self, now: str, outlet: str | None = None, everything: bool = False) -> Iterator[dict]:
-        """Active articles whose next re-check time has come (all active ones if ``everything``)."""
-        query = (select(articles).where(articles.c.state == "active", articles.c.latest_version > 0)
-                 .order_by(articles.c.next_check))
-        if not everything:
+    def due_articles(self, outlets: list[str], now: str, after_id: int = 0, limit: int = 500,
+                     everything: bool = False) -> list[dict]:
+        """Next batch of archived active articles due for a re-check at ``now``, in id order.
+
+        With ``everything``, every archived active article not yet checked since ``now``.
+        """
+        query = select(articles).where(articles.c.state == "active", articles.c.latest_version > 0,
+                                       articles.c.outlet.in_(outlets), articles.c.id > after_id)
+        if everything:
+            query = query.where((articles.c.last_checked.is_(None)) | (articles.c.last_checked < now))
+        else:
             query = query.where(articles.c.next_check.is_not(None), articles.c.next_check <= now)
-        if outlet:
-            query = query.where(articles.c.outlet == outlet)
+        return self._batch(query, limit)
+
+    def _batch(self, query, limit: int) -> list[dict]:
         with self.engine.connect() as conn:
-            for row in conn.execution_options(yield_per=500).execute(query).mappings():
-                yield dict(row)
+            rows = conn.execute(query.order_by(articles.c.id).limit(limit)).mappings().all()
+        return [dict(row) for row in rows]
 
     # -- versions --------------------------------------------------------------------
 

@@ -8,11 +8,19 @@ Public functions (stable interface; the pipeline and ``evaluate.py`` call these)
 """
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 
 import trafilatura
-from charset_normalizer import from_bytes
-from w3lib.encoding import html_to_unicode
+from trafilatura.utils import load_html
+from trafilatura.xml import xmltotxt
+
+from .boilerplate import Block, PageContext, clean_blocks, text_key, title_keys
+from .encoding import decode_html
+
+__all__ = ["Article", "article_body", "decode_html", "extract_article"]
+
+_DEV_NO_FILTER = bool(os.environ.get("NEWSARCHIVE_NO_FILTER"))
 
 
 @dataclass
@@ -36,38 +44,64 @@ class Article:
         return asdict(self)
 
 
-def decode_html(body: bytes, content_type: str | None = None) -> str:
-    """Decode a page: HTTP charset, then BOM / ``<meta>`` charset, then detection."""
-    _, text = html_to_unicode(content_type, body, auto_detect_fun=_detect)
-    return text
+def _norm(text: str | None) -> str:
+    return " ".join((text or "").split())
 
 
-def _detect(body: bytes) -> str | None:
-    best = from_bytes(body[:65536]).best()
-    return best.encoding if best else None
+_KIND = {"p": "p", "head": "head", "list": "item", "quote": "quote", "table": "row"}
+
+
+def _blocks(body) -> list[Block]:
+    """trafilatura's output tree -> one Block per rendered line."""
+    blocks = []
+    if body is None:
+        return blocks
+    if body.text and body.text.strip():
+        blocks.append(Block(_norm(body.text), "p"))
+    for child in body:
+        kind = _KIND.get(child.tag, "other")
+        for line in xmltotxt(child, False).split("\n"):
+            line = _norm(line)
+            if line:
+                blocks.append(Block(line, kind))
+    return blocks
+
+
+def _page_context(tree) -> PageContext:
+    titles = [tree.findtext(".//title")]
+    titles += tree.xpath('//meta[@property="og:title" or @name="og:title" or @name="twitter:title"'
+                         ' or @property="twitter:title"]/@content')
+    titles += [h.text_content() for h in tree.iter("h1")]
+    anchors = set()
+    for a in tree.iter("a"):
+        key = text_key(a.text_content())
+        if key:
+            anchors.add(key)
+    return PageContext(titles=title_keys(_norm(t) for t in titles if t), anchors=anchors)
+
+
+def _body_blocks(tree, url: str | None) -> list[Block]:
+    document = trafilatura.bare_extraction(tree, url=url, fast=True, include_comments=False, include_tables=True)
+    if document is None:
+        return []
+    blocks = _blocks(document.body)
+    if _DEV_NO_FILTER:
+        return blocks
+    return clean_blocks(blocks, _page_context(tree))
 
 
 def article_body(html: str, url: str | None = None) -> str:
     """Cleaned article body: paragraphs separated by blank lines, no headline."""
-    return extract_article(html, url).body
+    tree = load_html(html)
+    if tree is None:
+        return ""
+    return "\n\n".join(b.text for b in _body_blocks(tree, url))
 
 
 def extract_article(html: str, url: str | None = None) -> Article:
     """Headline, body and metadata of an article page."""
-    document = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False,
-                                           include_tables=True)
-    if document is None:
+    tree = load_html(html)
+    if tree is None:
         return Article()
-    data = document.as_dict()
-    text = data.get("text") or ""
-    paragraphs = [" ".join(line.split()) for line in text.split("\n")]
-    return Article(
-        title=data.get("title") or "",
-        body="\n\n".join(p for p in paragraphs if p),
-        authors=[a.strip() for a in (data.get("author") or "").split(";") if a.strip()],
-        published=data.get("date"),
-        published_source="trafilatura" if data.get("date") else None,
-        language=data.get("language"),
-        canonical_url=data.get("url"),
-        section=(data.get("categories") or [None])[0] if isinstance(data.get("categories"), list) else None,
-    )
+    blocks = _body_blocks(tree, url)
+    return Article(body="\n\n".join(b.text for b in blocks))

@@ -97,7 +97,19 @@ class CrawlSummary:
         self.crawler.newsarchive_exit_code = exit_code
         self.catalog.finish_run(self.run_id, status, exit_code, counts)
         path = write_manifest(self.archive_dir, self.catalog)
-        logger.info("archive %s: %d text files; manifest %s", self.archive_dir, self.catalog.count_versions(), path)
+        total = self.catalog.count_versions()
+        logger.info("archive %s: %d text files; manifest %s", self.archive_dir, total, path)
+        archived = sum(c["archived"] for c in counts.values())
+        errors = sum(sum(c["errors"].values()) for c in counts.values())
+        if exit_code == EXIT_NO_OUTLET_REACHABLE:
+            self.crawler.newsarchive_verdict = (
+                f"newsarchive: no outlet could be reached ({len(counts)} tried): is this machine online? "
+                f"Nothing was archived; see the errors above.")
+        else:
+            self.crawler.newsarchive_verdict = (
+                f"newsarchive: crawl {status}: {len(reachable)}/{len(counts)} outlets reached, {archived} versions "
+                f"archived, {errors} errors; archive {self.archive_dir} now holds {total} text files "
+                f"(manifest: {path}).")
         self.catalog.close()
 
     @staticmethod

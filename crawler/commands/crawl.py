@@ -54,6 +54,7 @@ class Command(ScrapyCrawlCommand):
                 self.exitcode = 1
             else:
                 self.exitcode = getattr(crawler, "newsarchive_exit_code", 0)
+                print(getattr(crawler, "newsarchive_verdict", ""), file=sys.stderr)
         finally:
             lock.release()
 

@@ -1,17 +1,24 @@
 """The ``news`` spider: outlets' feeds, sitemaps and sections -> article responses.
 
-Discovery only: every article link is registered in the catalog (which decides what is
-new, pending or due) and fetched; the archive pipeline turns article responses into
-text versions. WARC records of every exchange are written by WarcCaptureMiddleware.
+Listings (feeds, sitemaps, section pages) are fetched first; the article links they
+hold are registered in the catalog, which is the crawl frontier: when the engine goes
+idle, the next batch of articles to fetch (never archived, or due a re-check) comes
+from there. Memory therefore does not grow with the size of a site or of the archive.
+The archive pipeline turns article responses into text versions; WarcCaptureMiddleware
+writes every exchange into WARC files.
 """
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from typing import Any, AsyncIterator, Iterable
+from typing import Any, AsyncIterator
 
 import scrapy
-from scrapy.exceptions import IgnoreRequest
+from scrapy import signals
+from scrapy.exceptions import (
+    CannotResolveHostError, DontCloseSpider, DownloadConnectionRefusedError, DownloadFailedError,
+    DownloadTimeoutError, IgnoreRequest, ResponseDataLossError,
+)
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import (
@@ -19,16 +26,17 @@ from twisted.internet.error import (
     TimeoutError as TwistedTimeoutError,
 )
 
-from archive.catalog import Catalog, catalog_url_for, utc_now
+from archive.catalog import Catalog, catalog_url_for
 from archive.urls import canonicalize_url, origin
 from crawler.discovery import ListingError, iter_page_links, parse_feed, parse_sitemap
+from crawler.frontier import Frontier
 from crawler.outlets import Outlet, load_outlets
 
 logger = logging.getLogger(__name__)
 
 RECHECK_MODES = ("due", "all", "none")
 LISTING_PRIORITY = 10
-RECHECK_STATUSES = [304, 404, 410]
+ARTICLE_STATUSES = [304, 404, 410]  # answers the pipeline records (not modified, gone)
 
 
 def stat_key(outlet: str, *parts: str) -> str:
@@ -42,9 +50,11 @@ def error_kind(failure) -> str:
     if isinstance(exc, HttpError):
         return f"http_{exc.response.status}"
     kinds = [
-        (DNSLookupError, "dns"), (ConnectionRefusedError, "connection_refused"),
-        ((TwistedTimeoutError, TCPTimedOutError), "timeout"), (ConnectionLost, "connection_lost"),
-        (ConnectError, "connect"),
+        ((CannotResolveHostError, DNSLookupError), "dns"),
+        ((DownloadConnectionRefusedError, ConnectionRefusedError), "connection_refused"),
+        ((DownloadTimeoutError, TwistedTimeoutError, TCPTimedOutError), "timeout"),
+        ((ResponseDataLossError, ConnectionLost), "connection_lost"),
+        ((DownloadFailedError, ConnectError), "connect"),
     ]
     for types, name in kinds:
         if isinstance(exc, types):
@@ -53,7 +63,11 @@ def error_kind(failure) -> str:
 
 
 class NewsSpider(scrapy.Spider):
-    """Discovers articles of the configured outlets and fetches them."""
+    """Discovers articles of the configured outlets and fetches them.
+
+    Arguments: ``-a outlet=NAME`` crawls one outlet. Settings: OUTLETS_FILE, ARCHIVE_DIR,
+    CATALOG_URL, RECHECK (due | all | none), FOLLOW_ARTICLE_LINKS, FRONTIER_BATCH.
+    """
 
     name = "news"
 
@@ -67,15 +81,19 @@ class NewsSpider(scrapy.Spider):
         settings = crawler.settings
         spider.outlets = {o.name: o for o in load_outlets(settings["OUTLETS_FILE"], spider.only_outlet)}
         spider.catalog = Catalog(settings.get("CATALOG_URL") or catalog_url_for(settings["ARCHIVE_DIR"]))
-        spider.recheck_mode = settings.get("RECHECK", "due").lower()
-        if spider.recheck_mode not in RECHECK_MODES:
-            raise ValueError(f"RECHECK must be one of {', '.join(RECHECK_MODES)}, got {spider.recheck_mode!r}")
+        recheck_mode = settings.get("RECHECK", "due").lower()
+        if recheck_mode not in RECHECK_MODES:
+            raise ValueError(f"RECHECK must be one of {', '.join(RECHECK_MODES)}, got {recheck_mode!r}")
         spider.follow_links = settings.getbool("FOLLOW_ARTICLE_LINKS", True)
+        spider.frontier = Frontier(spider.catalog, list(spider.outlets), recheck_mode,
+                                   settings.getint("FRONTIER_BATCH", 500))
+        crawler.signals.connect(spider.on_idle, signal=signals.spider_idle)
         return spider
 
-    # -- start -----------------------------------------------------------------------
+    # -- start and the frontier ------------------------------------------------------
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        """Listings first; their article links go to the catalog, which feeds on_idle."""
         for outlet in self.outlets.values():
             logger.info("outlet %s: %d feed(s), %d sitemap(s), %d section(s)", outlet.name,
                         len(outlet.feeds), len(outlet.sitemaps), len(outlet.sections))
@@ -85,17 +103,16 @@ class NewsSpider(scrapy.Spider):
                 yield self._listing(url, outlet, self.parse_sitemap)
             for url in outlet.sections:
                 yield self._listing(url, outlet, self.parse_section, page_depth=0)
-        for row in self._rows_to_resume():
-            yield self._article_request(row, via="resume")
 
-    def _rows_to_resume(self) -> Iterable[dict]:
-        only = self.only_outlet
-        yield from self.catalog.pending_articles(only)
-        if self.recheck_mode != "none":
-            everything = self.recheck_mode == "all"
-            for row in self.catalog.due_articles(utc_now(), only, everything=everything):
-                if row["outlet"] in self.outlets:
-                    yield row
+    def on_idle(self) -> None:
+        """Everything in flight is done: schedule the next batch the catalog holds."""
+        batch = self.frontier.next_batch()
+        if not batch:
+            return
+        logger.info("frontier: %d articles to fetch (%s)", len(batch), batch[0][1])
+        for row, via in batch:
+            self.crawler.engine.crawl(self._article_request(row, via))
+        raise DontCloseSpider
 
     def _listing(self, url: str, outlet: Outlet, callback, **meta: Any) -> scrapy.Request:
         return scrapy.Request(
@@ -105,76 +122,69 @@ class NewsSpider(scrapy.Spider):
 
     # -- listings --------------------------------------------------------------------
 
-    def parse_feed(self, response: Response):
-        outlet = self.outlets[response.meta["outlet"]]
-        self._count_response(outlet.name)
-        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+    def parse_feed(self, response: Response) -> list:
+        outlet = self._answered(response)
+        content_type = _header(response, b"Content-Type") or ""
         try:
             listed = parse_feed(response.body, response.url, content_type)
         except ListingError as exc:
             return self._listing_error(outlet, response, "bad_feed", exc)
-        return self._register(outlet, [(l.url, l.announced) for l in listed], "feed", response.url)
+        self._register(outlet, [(entry.url, entry.announced) for entry in listed], "feed", response.url)
+        return []
 
-    def parse_sitemap(self, response: Response):
-        outlet = self.outlets[response.meta["outlet"]]
-        self._count_response(outlet.name)
+    def parse_sitemap(self, response: Response) -> list:
+        outlet = self._answered(response)
         try:
             children, listed = parse_sitemap(response.body, response.url)
         except ListingError as exc:
             return self._listing_error(outlet, response, "bad_sitemap", exc)
-        requests = [self._listing(url, outlet, self.parse_sitemap) for url in children if outlet.owns(url)]
-        return requests + self._register(outlet, [(l.url, l.announced) for l in listed], "sitemap", response.url)
+        self._register(outlet, [(entry.url, entry.announced) for entry in listed], "sitemap", response.url)
+        return [self._listing(url, outlet, self.parse_sitemap) for url in children if outlet.owns(url)]
 
-    def parse_section(self, response: Response):
-        outlet = self.outlets[response.meta["outlet"]]
-        self._count_response(outlet.name)
+    def parse_section(self, response: Response) -> list:
+        outlet = self._answered(response)
         if not hasattr(response, "text"):
             return self._listing_error(outlet, response, "not_html", ValueError("section page is not HTML"))
-        links = list(iter_page_links(response.css("a::attr(href)").getall(), response.url))
-        articles = [(url, None) for url in links if outlet.is_article(url)]
-        requests = self._register(outlet, articles, "section", response.url)
+        links = iter_page_links(response.css("a::attr(href)").getall(), response.url)
+        self._register(outlet, [(url, None) for url in links], "section", response.url)
         depth = response.meta.get("page_depth", 0)
-        if depth < outlet.section_depth:
-            for url in self._next_pages(response, outlet):
-                requests.append(self._listing(url, outlet, self.parse_section, page_depth=depth + 1))
-        return requests
-
-    def _next_pages(self, response: Response, outlet: Outlet) -> list[str]:
+        if depth >= outlet.section_depth:
+            return []
         hrefs = response.xpath('//a[@rel="next"]/@href | //link[@rel="next"]/@href').getall()
-        return [url for url in iter_page_links(hrefs, response.url) if outlet.owns(url)]
+        return [self._listing(url, outlet, self.parse_section, page_depth=depth + 1)
+                for url in iter_page_links(hrefs, response.url) if outlet.owns(url)]
 
     def _listing_error(self, outlet: Outlet, response: Response, kind: str, exc: Exception) -> list:
         logger.error("outlet %s: %s: %s", outlet.name, response.url, exc)
         self.crawler.stats.inc_value(stat_key(outlet.name, "errors", kind))
         return []
 
-    def _register(self, outlet: Outlet, listed: list[tuple[str, str | None]], via: str,
-                  source_url: str, depth: int = 0) -> list[scrapy.Request]:
+    def _register(self, outlet: Outlet, listed: list[tuple[str, str | None]], via: str, source_url: str) -> None:
+        """Record a listing's article links in the catalog (the frontier)."""
         stats = self.crawler.stats
         # Feeds and sitemaps list articles; links on pages must also look like articles.
         accept = outlet.owns if via in ("feed", "sitemap") else outlet.is_article
         own = [(url, when) for url, when in listed if accept(url)]
         if len(own) < len(listed):
-            stats.inc_value(stat_key(outlet.name, "skipped", "not_outlet_article"), len(listed) - len(own))
+            stats.inc_value(stat_key(outlet.name, "skipped", "not_an_article_link"), len(listed) - len(own))
         if not own:
-            return []
+            return
         found = self.catalog.register_discovered(outlet.name, own, via, source_url)
         stats.inc_value(stat_key(outlet.name, "discovered"), len(found.new))
         stats.inc_value(stat_key(outlet.name, "skipped", "known"), found.known)
-        requests = [self._article_request(row, via=via, depth=depth) for row in found.new + found.pending]
-        if self.recheck_mode != "none":
-            requests += [self._article_request(row, via="announced", depth=depth) for row in found.due]
-        return requests
+        stats.inc_value(stat_key(outlet.name, "announced_updates"), found.due)
 
     # -- articles --------------------------------------------------------------------
 
-    def _article_request(self, row: dict, via: str, depth: int = 0) -> scrapy.Request:
-        url = row["fetch_url"] or row["url"] if row.get("latest_version") else row["url"]
+    def _article_request(self, row: dict, via: str) -> scrapy.Request:
+        archived = bool(row.get("latest_version"))
+        url = (row.get("fetch_url") or row["url"]) if archived else row["url"]
         meta = {"outlet": row["outlet"], "kind": "article", "article_url": row["url"], "via": via,
-                "link_depth": depth, "download_slot": origin(url), "handle_httpstatus_list": RECHECK_STATUSES,
+                "follow_links": row.get("discovered_via") != "link" and not archived,
+                "download_slot": origin(url), "handle_httpstatus_list": ARTICLE_STATUSES,
                 "announced": row.get("announced")}
         headers = {}
-        if row.get("latest_version"):
+        if archived:
             meta["previous_capture"] = {
                 "uri": row["capture_uri"], "date": row["capture_date"],
                 "record_id": row["capture_record_id"], "payload_digest": row["capture_digest"],
@@ -187,13 +197,11 @@ class NewsSpider(scrapy.Spider):
 
     def parse_article(self, response: Response):
         meta = response.meta
-        outlet = self.outlets[meta["outlet"]]
-        self._count_response(outlet.name)
+        outlet = self._answered(response)
         self.crawler.stats.inc_value(stat_key(outlet.name, "fetched"))
-        article_url = meta["article_url"]
         item = {
             "outlet": outlet.name,
-            "article_url": article_url,
+            "article_url": meta["article_url"],
             "url": response.url,
             "status": response.status,
             "fetched_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -206,7 +214,7 @@ class NewsSpider(scrapy.Spider):
             "revisit": meta.get("warc_revisit"),
             "body": b"",
         }
-        if response.status in (404, 410) or response.status == 304 or item["revisit"]:
+        if response.status in ARTICLE_STATUSES or item["revisit"]:
             yield item
             return
         if not hasattr(response, "text"):
@@ -214,23 +222,27 @@ class NewsSpider(scrapy.Spider):
             self.crawler.stats.inc_value(stat_key(outlet.name, "errors", "not_html"))
             return
         canonical = self._canonical(response, outlet)
-        if canonical and canonical != article_url:
-            self.catalog.mark_alias(article_url, canonical)
+        if canonical and canonical != item["article_url"]:
+            self.catalog.mark_alias(item["article_url"], canonical)
             item["article_url"] = canonical
         item["body"] = response.body
-        item["encoding"] = response.encoding
         yield item
-        if self.follow_links and meta.get("link_depth", 0) == 0:
+        if self.follow_links and meta.get("follow_links"):
             links = iter_page_links(response.css("a::attr(href)").getall(), response.url)
-            yield from self._register(outlet, [(url, None) for url in links if url != item["article_url"]],
-                                      "link", response.url, depth=1)
+            self._register(outlet, [(url, None) for url in links if url != item["article_url"]], "link", response.url)
 
     def _canonical(self, response: Response, outlet: Outlet) -> str | None:
         href = response.xpath('//link[@rel="canonical"]/@href').get()
         canonical = canonicalize_url(href, base=response.url) if href else None
         return canonical if canonical and outlet.owns(canonical) else None
 
-    # -- errors ----------------------------------------------------------------------
+    # -- bookkeeping -----------------------------------------------------------------
+
+    def _answered(self, response: Response) -> Outlet:
+        """The outlet of ``response``, counted as reachable (whatever the status)."""
+        name = response.meta["outlet"]
+        self.crawler.stats.inc_value(stat_key(name, "responses"))
+        return self.outlets[name]
 
     def on_error(self, failure) -> None:
         request = failure.request
@@ -240,15 +252,11 @@ class NewsSpider(scrapy.Spider):
             logger.info("outlet %s: skipped %s (%s)", outlet, request.url, failure.value or "forbidden by robots.txt")
             return
         if failure.check(HttpError):
-            self._count_response(outlet)
+            self.crawler.stats.inc_value(stat_key(outlet, "responses"))
         kind = error_kind(failure)
         self.crawler.stats.inc_value(stat_key(outlet, "errors", kind))
         logger.error("outlet %s: %s %s failed: %s (%s)", outlet, request.meta.get("kind", "request"),
                      request.url, kind, failure.getErrorMessage())
-
-    def _count_response(self, outlet: str) -> None:
-        """The outlet answered (whatever the status): it is reachable."""
-        self.crawler.stats.inc_value(stat_key(outlet, "responses"))
 
     def closed(self, reason: str) -> None:
         self.catalog.close()
