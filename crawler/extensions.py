@@ -125,3 +125,39 @@ class CrawlSummary:
         skipped = {name: dict(c["skipped_by"]) for name, c in counts.items() if c["skipped_by"]}
         if skipped:
             logger.info("skipped by reason: %s", json.dumps(skipped, sort_keys=True))
+
+
+class _DropNetworkTracebacks(logging.Filter):
+    """Keep the one-line message of an expected network failure, drop its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            chain, exc = [], record.exc_info[1]
+            while exc is not None and len(chain) < 10:
+                chain.append(exc)
+                exc = exc.__cause__ or exc.__context__
+            if any(isinstance(e, (OSError, ConnectionError)) or type(e).__module__.startswith("twisted.internet.error")
+                   or type(e).__name__ in NETWORK_ERROR_NAMES for e in chain):
+                record.exc_info = None
+                record.exc_text = None
+        return True
+
+
+NETWORK_ERROR_NAMES = {"CannotResolveHostError", "DownloadConnectionRefusedError", "DownloadFailedError",
+                       "DownloadTimeoutError", "ResponseDataLossError", "DNSLookupError", "TimeoutError"}
+QUIET_LOGGERS = ("scrapy.downloadermiddlewares.robotstxt", "scrapy.core.scraper", "scrapy.core.engine")
+
+
+class QuietNetworkErrors:
+    """Logs an unreachable host as one line, not a stack trace (QUIET_NETWORK_ERRORS)."""
+
+    def __init__(self):
+        self.filter = _DropNetworkTracebacks()
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).addFilter(self.filter)
+
+    @classmethod
+    def from_crawler(cls, crawler) -> "QuietNetworkErrors":
+        if not crawler.settings.getbool("QUIET_NETWORK_ERRORS", True):
+            raise NotConfigured
+        return cls()

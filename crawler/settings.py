@@ -63,6 +63,7 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "crawler.extensions.CrawlSummary": 500,
+    "crawler.extensions.QuietNetworkErrors": 0,
 }
 
 LOG_LEVEL = _env("LOG_LEVEL", "INFO")

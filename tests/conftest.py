@@ -1,0 +1,37 @@
+"""Shared helpers: generated outlets on 127.0.0.1 and real `scrapy crawl` subprocesses."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crawler.demosite import OutletSite, SiteServer
+
+REPO = Path(__file__).resolve().parent.parent
+FAST_CRAWL = ["-s", "AUTOTHROTTLE_ENABLED=0", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8",
+              "-s", "PROGRESS_INTERVAL=0", "-s", "RETRY_TIMES=0", "-s", "DOWNLOAD_TIMEOUT=15"]
+
+
+def run_crawl(outlets_file: Path, archive_dir: Path, *extra: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``scrapy crawl news`` as a user runs it, from the repository root."""
+    command = [sys.executable, "-m", "scrapy", "crawl", "news", "-s", f"OUTLETS_FILE={outlets_file}",
+               "-s", f"ARCHIVE_DIR={archive_dir}", *FAST_CRAWL, *extra]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def served():
+    """Start a SiteServer for the given sites; stopped after the test."""
+    servers = []
+
+    def start(*sites: OutletSite) -> SiteServer:
+        server = SiteServer(list(sites))
+        server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
