@@ -138,7 +138,7 @@ class Registration:
 
     new: list[dict]       # first seen now: to fetch
     pending: list[dict]   # seen before, never archived: to fetch
-    due: int              # archived, and the listing announced an update since: made due now
+    due: int              # archived, and the listing announced an update since its last check
     known: int            # archived and not due: skip
 
 
@@ -261,7 +261,7 @@ class Catalog:
                       and announced[url] > (row["last_checked"] or "")
                       and announced[url] > (row["announced"] or "")):
                     conn.execute(update(articles).where(articles.c.id == row["id"])
-                                 .values(announced=announced[url], next_check=now))
+                                 .values(announced=announced[url]))
                     result.due += 1
                 else:
                     result.known += 1
@@ -320,6 +320,14 @@ class Catalog:
             query = query.where((articles.c.last_checked.is_(None)) | (articles.c.last_checked < now))
         else:
             query = query.where(articles.c.next_check.is_not(None), articles.c.next_check <= now)
+        return self._batch(query, limit)
+
+    def announced_articles(self, outlets: list[str], after_id: int = 0, limit: int = 500) -> list[dict]:
+        """Next batch of archived articles whose feed or sitemap announced an update since their last check."""
+        query = select(articles).where(articles.c.state == "active", articles.c.latest_version > 0,
+                                       articles.c.outlet.in_(outlets), articles.c.id > after_id,
+                                       articles.c.announced.is_not(None),
+                                       (articles.c.last_checked.is_(None)) | (articles.c.announced > articles.c.last_checked))
         return self._batch(query, limit)
 
     def _batch(self, query, limit: int) -> list[dict]:
@@ -444,3 +452,167 @@ class Catalog:
         with self.engine.connect() as conn:
             for row in conn.execute(query).mappings():
                 yield dict(row)
+
+    # -- scheduler --
+    # Used by crawler/schedule.py: a "scheduled" run row per job execution, linked to the
+    # "crawl" run row its subprocess created.
+
+    def update_run_detail(self, run_id: int, detail: dict) -> None:
+        """Merge ``detail`` into the JSON ``detail`` of run ``run_id``."""
+        with self.engine.begin() as conn:
+            current = conn.execute(select(runs.c.detail).where(runs.c.id == run_id)).scalar()
+            merged = {**json.loads(current or "{}"), **detail}
+            conn.execute(update(runs).where(runs.c.id == run_id).values(detail=json.dumps(merged)))
+
+    def runs_after(self, run_id: int, kind: str | None = None) -> list[dict]:
+        """Runs recorded after run ``run_id`` (higher ids), oldest first, optionally of one ``kind``."""
+        query = select(runs).where(runs.c.id > run_id).order_by(runs.c.id)
+        if kind:
+            query = query.where(runs.c.kind == kind)
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+    # -- reading API (cli) --
+    # Read-only queries (plus one bulk insert) for archive/reader.py and ``python -m archive``.
+
+    def find_article(self, url: str) -> dict | None:
+        """The article ``url`` names: its canonical URL, a URL a version was fetched from, or its fetch URL."""
+        queries = (
+            select(articles).where(articles.c.url == url),
+            select(articles).join(versions, versions.c.article_id == articles.c.id)
+            .where(versions.c.url == url).order_by(versions.c.seq.desc()).limit(1),
+            select(articles).where(articles.c.fetch_url == url).order_by(articles.c.id).limit(1),
+        )
+        with self.engine.connect() as conn:
+            for query in queries:
+                row = conn.execute(query).mappings().first()
+                if row:
+                    return dict(row)
+        return None
+
+    def version_by_file(self, file: str) -> dict | None:
+        """The version row whose text file is ``file`` (``text/NNN_hash.txt``)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(versions).where(versions.c.file == file)).mappings().first()
+        return dict(row) if row else None
+
+    def iter_article_summaries(self, outlet: str | None = None, changed: bool = False, archived: bool = True,
+                               since: str | None = None, until: str | None = None) -> Iterator[dict]:
+        """Articles (streamed, by id) with ``latest_title``, ``latest_file``, ``latest_fetched_at``.
+
+        ``latest_version`` is the article's number of versions. ``changed``: only articles
+        with more than one version; ``archived``: only articles with at least one;
+        ``since``/``until`` filter on ``first_seen`` (``until`` exclusive).
+        """
+        latest = versions.alias("latest")
+        query = (select(articles, latest.c.title.label("latest_title"), latest.c.file.label("latest_file"),
+                        latest.c.fetched_at.label("latest_fetched_at"))
+                 .select_from(articles.outerjoin(latest, latest.c.seq == articles.c.latest_seq))
+                 .order_by(articles.c.id))
+        if outlet:
+            query = query.where(articles.c.outlet == outlet)
+        if changed:
+            query = query.where(articles.c.latest_version > 1)
+        elif archived:
+            query = query.where(articles.c.latest_version > 0)
+        if since:
+            query = query.where(articles.c.first_seen >= since)
+        if until:
+            query = query.where(articles.c.first_seen < until)
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=500).execute(query).mappings():
+                yield dict(row)
+
+    def iter_version_rows(self, outlet: str | None = None, since: str | None = None, until: str | None = None,
+                          latest_only: bool = False) -> Iterator[dict]:
+        """Like :meth:`iter_versions` (streamed, seq order, with ``previous_file``), plus
+        ``article_url``; ``latest_only``: only each article's latest version."""
+        previous = versions.alias("previous")
+        query = (select(versions, previous.c.file.label("previous_file"), articles.c.url.label("article_url"))
+                 .select_from(versions.join(articles, articles.c.id == versions.c.article_id)
+                              .outerjoin(previous, previous.c.seq == versions.c.previous_seq))
+                 .order_by(versions.c.seq))
+        if latest_only:
+            query = query.where(versions.c.seq == articles.c.latest_seq)
+        if outlet:
+            query = query.where(versions.c.outlet == outlet)
+        if since:
+            query = query.where(versions.c.fetched_at >= since)
+        if until:
+            query = query.where(versions.c.fetched_at < until)
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=500).execute(query).mappings():
+                yield dict(row)
+
+    def _version_work_query(self, columns, max_seq: int | None, latest_only: bool, outlet: str | None):
+        query = select(*columns).select_from(versions.join(articles, articles.c.id == versions.c.article_id))
+        if max_seq is not None:
+            query = query.where(versions.c.seq <= max_seq)
+        if latest_only:
+            query = query.where(versions.c.seq == articles.c.latest_seq)
+        if outlet:
+            query = query.where(versions.c.outlet == outlet)
+        return query
+
+    def version_page(self, after_seq: int, limit: int, *, max_seq: int | None = None, latest_only: bool = False,
+                     outlet: str | None = None) -> list[dict]:
+        """Up to ``limit`` version rows with ``seq > after_seq`` in seq order, each with its
+        article's ``article_url``, ``article_next_check`` and ``article_recheck_step``.
+
+        Paging by seq keeps no read transaction open, so callers may write between pages.
+        """
+        columns = (versions, articles.c.url.label("article_url"), articles.c.next_check.label("article_next_check"),
+                   articles.c.recheck_step.label("article_recheck_step"))
+        query = (self._version_work_query(columns, max_seq, latest_only, outlet)
+                 .where(versions.c.seq > after_seq).order_by(versions.c.seq).limit(limit))
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+    def count_version_rows(self, *, max_seq: int | None = None, latest_only: bool = False,
+                           outlet: str | None = None) -> int:
+        """How many rows :meth:`version_page` would page through."""
+        query = self._version_work_query([func.count()], max_seq, latest_only, outlet)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar() or 0
+
+    def max_seq(self) -> int | None:
+        """The highest version sequence number, or None for an empty catalog."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(versions.c.seq))).scalar()
+
+    def iter_article_inconsistencies(self) -> Iterator[dict]:
+        """Articles whose ``latest_version``/``latest_seq``/``latest_sha256`` disagree with their versions."""
+        from sqlalchemy import and_, or_
+
+        counts = (select(versions.c.article_id, func.count().label("n_versions"))
+                  .group_by(versions.c.article_id).subquery())
+        latest = versions.alias("latest")
+        query = (select(articles.c.id, articles.c.url, articles.c.latest_version, articles.c.latest_seq,
+                        articles.c.latest_sha256, func.coalesce(counts.c.n_versions, 0).label("n_versions"),
+                        latest.c.seq.label("row_seq"), latest.c.article_id.label("row_article_id"),
+                        latest.c.version.label("row_version"), latest.c.sha256.label("row_sha256"))
+                 .select_from(articles.outerjoin(counts, counts.c.article_id == articles.c.id)
+                              .outerjoin(latest, latest.c.seq == articles.c.latest_seq))
+                 .where(or_(func.coalesce(counts.c.n_versions, 0) != articles.c.latest_version,
+                            and_(articles.c.latest_version > 0, articles.c.latest_seq.is_(None)),
+                            and_(articles.c.latest_seq.is_not(None),
+                                 or_(latest.c.seq.is_(None), latest.c.article_id != articles.c.id,
+                                     latest.c.version != articles.c.latest_version,
+                                     func.coalesce(articles.c.latest_sha256, "") != latest.c.sha256))))
+                 .order_by(articles.c.id))
+        with self.engine.connect() as conn:
+            for row in conn.execute(query).mappings():
+                yield dict(row)
+
+    def outlet_names(self) -> list[str]:
+        """Outlets that have articles in the catalog."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(articles.c.outlet).distinct().order_by(articles.c.outlet)).scalars())
+
+    def copy_articles(self, rows: list[dict]) -> None:
+        """Insert article rows taken from another catalog (ids kept, no version yet)."""
+        keep = {c.name for c in articles.columns} - {"latest_version", "latest_seq", "latest_sha256"}
+        with self.engine.begin() as conn:
+            conn.execute(insert(articles), [{**{k: v for k, v in row.items() if k in keep},
+                                             "latest_version": 0, "latest_seq": None, "latest_sha256": None}
+                                            for row in rows])

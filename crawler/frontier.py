@@ -5,7 +5,13 @@ from archive.catalog import Catalog, utc_now
 
 
 class Frontier:
-    """Batches of articles to fetch: first those never archived, then those due a re-check.
+    """Batches of articles to fetch, in this order:
+
+    1. ``pending``: discovered but never archived (new now, or left by an earlier run);
+    2. ``announced``: archived, and a feed or sitemap announced an update since the last
+       check (fetched whatever RECHECK says: it is news of an edit);
+    3. ``recheck``: archived and due by the re-check policy (RECHECK=due), or every
+       archived article (RECHECK=all); none with RECHECK=none.
 
     Each kind is paged by article id, so a row is handed out once per run; rows that
     listings or article links register later have higher ids and come in later batches.
@@ -17,20 +23,25 @@ class Frontier:
         self.recheck_mode = recheck_mode
         self.batch_size = batch_size
         self.run_started = utc_now()
-        self._last_pending = 0
-        self._last_due = 0
+        self._after = {"pending": 0, "announced": 0, "recheck": 0}
 
     def next_batch(self) -> list[tuple[dict, str]]:
-        """(article row, how it came to be fetched) pairs; empty when the run is done."""
-        rows = self.catalog.pending_articles(self.outlets, self._last_pending, self.batch_size)
-        if rows:
-            self._last_pending = rows[-1]["id"]
-            return [(row, row.get("discovered_via") or "pending") for row in rows]
+        """(article row, why it is fetched) pairs; empty when the run is done."""
+        for kind in ("pending", "announced", "recheck"):
+            rows = self._rows(kind)
+            if rows:
+                self._after[kind] = rows[-1]["id"]
+                return [(row, row.get("discovered_via") if kind == "pending" else kind) for row in rows]
+        return []
+
+    def _rows(self, kind: str) -> list[dict]:
+        after, size = self._after[kind], self.batch_size
+        if kind == "pending":
+            return self.catalog.pending_articles(self.outlets, after, size)
+        if kind == "announced":
+            return self.catalog.announced_articles(self.outlets, after, size)
         if self.recheck_mode == "none":
             return []
         everything = self.recheck_mode == "all"
         now = self.run_started if everything else utc_now()
-        rows = self.catalog.due_articles(self.outlets, now, self._last_due, self.batch_size, everything)
-        if rows:
-            self._last_due = rows[-1]["id"]
-        return [(row, "recheck") for row in rows]
+        return self.catalog.due_articles(self.outlets, now, after, size, everything)
