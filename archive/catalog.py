@@ -255,7 +255,9 @@ class Catalog:
                               "discovered_from": source_url, "announced": announced.get(url)}
                     values["id"] = conn.execute(insert(articles).values(**values)).inserted_primary_key[0]
                     result.new.append(values)
-                elif row["state"] == "active" and not row["latest_version"]:
+                elif not row["latest_version"] and row["state"] in ("active", "gone"):
+                    if row["state"] == "gone":  # listed again after a 404: try once more
+                        conn.execute(update(articles).where(articles.c.id == row["id"]).values(state="active"))
                     result.pending.append(row)
                 elif (row["state"] == "active" and announced.get(url)
                       and announced[url] > (row["last_checked"] or "")
@@ -293,7 +295,8 @@ class Catalog:
             self.update_article(row["id"], state="gone", last_status=status, last_checked=utc_now(), next_check=None)
             self.add_event(row["id"], "gone", {"status": status})
             return True
-        self.update_article(row["id"], last_status=status, last_checked=utc_now())
+        # Never archived: stop asking for it until a listing names it again.
+        self.update_article(row["id"], state="gone", last_status=status, last_checked=utc_now())
         return False
 
     def pending_articles(self, outlets: list[str], after_id: int = 0, limit: int = 500) -> list[dict]:

@@ -69,11 +69,15 @@ class TextStore:
         return row
 
     def _write_tmp(self, path: Path, data: bytes) -> None:
-        with open(path, "wb") as handle:
-            handle.write(data)
-            if self.fsync:
-                handle.flush()
-                os.fsync(handle.fileno())
+        try:
+            with open(path, "wb") as handle:
+                handle.write(data)
+                if self.fsync:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+        except OSError:
+            path.unlink(missing_ok=True)  # a full disk leaves no partial file behind
+            raise
 
 
 def recover_pending(archive_dir: str | os.PathLike, catalog: Catalog) -> dict[str, int]:

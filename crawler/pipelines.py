@@ -90,19 +90,20 @@ class ArchivePipeline:
 
     async def process_item(self, item: dict) -> dict:
         outlet = item["outlet"]
+        body = item.pop("body", b"")  # pages stay out of item logs and of memory beyond this call
         if item["status"] in (404, 410):
             return self._gone(item)
         if item["status"] == 304 or item.get("revisit"):
             self.catalog.record_unchanged(item["article_url"], self.policies[outlet], self._check_fields(item))
             self.stats.inc_value(stat_key(outlet, "unchanged"))
             return _summary(item, "unchanged")
-        future = self.executor.submit(extract_for_archive, item["body"], item.get("content_type"), item["url"])
+        future = self.executor.submit(extract_for_archive, body, item.get("content_type"), item["url"])
         try:
             extracted = await maybe_deferred_to_future(deferred_from_future(future))
         except Exception as exc:  # a worker crash or an extractor bug: this page only
             self.stats.inc_value(stat_key(outlet, "errors", "extraction"))
             logger.error("outlet %s: extraction of %s failed: %r", outlet, item["url"], exc)
-            raise DropItem(f"extraction failed for {item['url']}") from exc
+            raise _Dropped(f"extraction failed for {item['url']}") from exc
         return self._store(extracted, item)
 
     def _store(self, extracted: dict, item: dict) -> dict:
@@ -110,7 +111,7 @@ class ArchivePipeline:
         if not extracted["text"]:
             self.stats.inc_value(stat_key(outlet, "errors", "no_article_text"))
             logger.warning("outlet %s: no article text found in %s", outlet, item["url"])
-            raise DropItem(f"no article text in {item['url']}")
+            raise _Dropped(f"no article text in {item['url']}")
         try:
             row = self.store.add_version(outlet, item["article_url"], extracted["text"],
                                          self._version_fields(item, extracted), self._check_fields(item),
@@ -118,7 +119,7 @@ class ArchivePipeline:
         except OSError as exc:
             self.stats.inc_value(stat_key(outlet, "errors", "text_write"))
             logger.error("outlet %s: cannot write text of %s: %s", outlet, item["url"], exc)
-            raise DropItem(f"text write failed: {exc}") from exc
+            raise _Dropped(f"text write failed: {exc}") from exc
         if row is None:
             self.stats.inc_value(stat_key(outlet, "unchanged"))
             return _summary(item, "unchanged")
@@ -135,7 +136,7 @@ class ArchivePipeline:
             logger.warning("outlet %s: archived article %s is gone (HTTP %d)", outlet, item["url"], item["status"])
             return _summary(item, "gone")
         self.stats.inc_value(stat_key(outlet, "errors", f"http_{item['status']}"))
-        raise DropItem(f"HTTP {item['status']} for {item['url']}")
+        raise _Dropped(f"HTTP {item['status']} for {item['url']}")
 
     @staticmethod
     def _check_fields(item: dict) -> dict:
@@ -176,6 +177,13 @@ class ArchivePipeline:
             "discovered_via": item.get("via"),
             "links": json.dumps(extracted.get("links") or []),
         }
+
+
+class _Dropped(DropItem):
+    """An item not archived; the pipeline has already logged why, so Scrapy logs it quietly."""
+
+    def __init__(self, message: str):
+        super().__init__(message, log_level="DEBUG")
 
 
 def _summary(item: dict, outcome: str, file: str | None = None) -> dict:

@@ -16,7 +16,7 @@ from typing import Any, AsyncIterator
 import scrapy
 from scrapy import signals
 from scrapy.exceptions import (
-    CannotResolveHostError, DontCloseSpider, DownloadConnectionRefusedError, DownloadFailedError,
+    CannotResolveHostError, DontCloseSpider, DownloadCancelledError, DownloadConnectionRefusedError, DownloadFailedError,
     DownloadTimeoutError, IgnoreRequest, ResponseDataLossError,
 )
 from scrapy.http import Response
@@ -44,11 +44,25 @@ def stat_key(outlet: str, *parts: str) -> str:
     return "/".join(("newsarchive", outlet, *parts))
 
 
-def error_kind(failure) -> str:
-    """Short, stable name for the kind of a download failure."""
+IGNORED_KINDS = [  # (words in Scrapy's IgnoreRequest message, counter, kind)
+    ("robots.txt", "skipped", "robots"),
+    ("max redirections", "errors", "redirect_loop"),
+    ("DOWNLOAD_MAXSIZE", "errors", "too_large"),
+    ("WARC write failed", "errors", "warc_write"),
+]
+
+
+def error_kind(failure) -> tuple[str, str]:
+    """(``"errors"`` or ``"skipped"``, short stable name) for a failed request."""
     exc = failure.value
     if isinstance(exc, HttpError):
-        return f"http_{exc.response.status}"
+        return "errors", f"http_{exc.response.status}"
+    if isinstance(exc, IgnoreRequest):
+        message = str(exc)
+        return next(((counter, kind) for words, counter, kind in IGNORED_KINDS if words in message),
+                    ("skipped", "filtered"))
+    if isinstance(exc, DownloadCancelledError) and "max size" in str(exc).lower():
+        return "errors", "too_large"
     kinds = [
         ((CannotResolveHostError, DNSLookupError), "dns"),
         ((DownloadConnectionRefusedError, ConnectionRefusedError), "connection_refused"),
@@ -58,8 +72,8 @@ def error_kind(failure) -> str:
     ]
     for types, name in kinds:
         if isinstance(exc, types):
-            return name
-    return type(exc).__name__
+            return "errors", name
+    return "errors", type(exc).__name__
 
 
 class NewsSpider(scrapy.Spider):
@@ -247,16 +261,17 @@ class NewsSpider(scrapy.Spider):
     def on_error(self, failure) -> None:
         request = failure.request
         outlet = request.meta.get("outlet", "?")
-        if failure.check(IgnoreRequest) and not failure.check(HttpError):
-            self.crawler.stats.inc_value(stat_key(outlet, "skipped", "robots_or_filtered"))
-            logger.info("outlet %s: skipped %s (%s)", outlet, request.url, failure.value or "forbidden by robots.txt")
-            return
+        counter, kind = error_kind(failure)
+        stats = self.crawler.stats
+        stats.inc_value(stat_key(outlet, counter, kind))
         if failure.check(HttpError):
-            self.crawler.stats.inc_value(stat_key(outlet, "responses"))
-        kind = error_kind(failure)
-        self.crawler.stats.inc_value(stat_key(outlet, "errors", kind))
-        logger.error("outlet %s: %s %s failed: %s (%s)", outlet, request.meta.get("kind", "request"),
-                     request.url, kind, failure.getErrorMessage())
+            stats.inc_value(stat_key(outlet, "responses"))
+        what = request.meta.get("kind", "request")
+        if counter == "skipped":
+            logger.info("outlet %s: skipped %s %s (%s)", outlet, what, request.url, failure.getErrorMessage())
+        else:
+            logger.error("outlet %s: %s %s failed: %s (%s)", outlet, what, request.url, kind,
+                         failure.getErrorMessage())
 
     def closed(self, reason: str) -> None:
         self.catalog.close()
