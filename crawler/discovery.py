@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from typing import Iterator
 
 import feedparser
+from scrapy.utils._compression import _DecompressionMaxSizeExceeded
+from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 
 from archive.urls import canonicalize_url
@@ -93,8 +95,20 @@ def _parse_json_feed(body: bytes, url: str) -> list[Listed]:
     return found
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+SITEMAP_MAX_SIZE = 50 * 1024 * 1024  # the sitemap protocol's own limit
+
+
 def parse_sitemap(body: bytes, url: str) -> tuple[list[str], list[Listed]]:
-    """(child sitemaps, article links) of a sitemap index or urlset (news sitemaps too)."""
+    """(child sitemaps, article links) of a sitemap index or urlset (news sitemaps too).
+
+    A gzipped sitemap file (``.xml.gz``) is decompressed, up to 50 MB.
+    """
+    if body[:2] == GZIP_MAGIC:
+        try:
+            body = gunzip(body, max_size=SITEMAP_MAX_SIZE)
+        except (OSError, EOFError, ValueError, _DecompressionMaxSizeExceeded) as exc:
+            raise ListingError(f"gzipped sitemap cannot be decompressed: {exc}") from None
     try:
         sitemap = Sitemap(body)
     except Exception as exc:  # lxml raises several kinds on garbage

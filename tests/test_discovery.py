@@ -1,0 +1,49 @@
+"""Feed and sitemap parsing: links absolutised, canonicalised, dated."""
+import gzip
+import json
+
+import pytest
+
+from crawler.discovery import ListingError, parse_feed, parse_sitemap
+
+BASE = "http://127.0.0.1:8001/rss.xml"
+
+
+def test_rss_relative_links_tracking_and_duplicates():
+    body = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+<item><link>/2024/01/01/a?utm_source=rss&amp;id=2</link><pubDate>Mon, 01 Jan 2024 10:00:00 GMT</pubDate></item>
+<item><link>http://127.0.0.1:8001/2024/01/01/a?id=2#c</link></item>
+<item><link>javascript:alert(1)</link></item></channel></rss>"""
+    listed = parse_feed(body, BASE, "application/rss+xml")
+    assert [l.url for l in listed] == ["http://127.0.0.1:8001/2024/01/01/a?id=2"] * 2
+    assert listed[0].announced == "2024-01-01T10:00:00Z"
+
+
+def test_atom_updated_and_json_feed():
+    atom = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+<entry><title>x</title><link href="/2024/02/03/b"/><updated>2024-02-03T04:05:06+01:00</updated></entry></feed>"""
+    assert parse_feed(atom, BASE)[0].url == "http://127.0.0.1:8001/2024/02/03/b"
+    assert parse_feed(atom, BASE)[0].announced == "2024-02-03T03:05:06Z"
+    feed = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [
+        {"url": "/2024/03/04/c?fbclid=9", "date_modified": "2024-03-04T00:00:00Z"}, "junk"]}).encode()
+    listed = parse_feed(feed, BASE, "application/feed+json")
+    assert [(l.url, l.announced) for l in listed] == [("http://127.0.0.1:8001/2024/03/04/c", "2024-03-04T00:00:00Z")]
+
+
+def test_garbage_is_a_listing_error():
+    with pytest.raises(ListingError):
+        parse_feed(b"<html><body>not a feed", BASE, "text/html")
+    with pytest.raises(ListingError):
+        parse_feed(b"{not json", BASE, "application/json")
+    with pytest.raises(ListingError):
+        parse_sitemap(b"\x1f\x8bgarbage", BASE)
+
+
+def test_sitemap_index_urlset_and_gzip():
+    index = b"""<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+<sitemap><loc>/sitemaps/news.xml</loc></sitemap></sitemapindex>"""
+    assert parse_sitemap(index, BASE) == (["http://127.0.0.1:8001/sitemaps/news.xml"], [])
+    urlset = b"""<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+<url><loc>http://127.0.0.1:8001/2024/01/01/x</loc><lastmod>2024-01-02</lastmod></url></urlset>"""
+    children, listed = parse_sitemap(gzip.compress(urlset), BASE)
+    assert children == [] and listed[0].url.endswith("/2024/01/01/x") and listed[0].announced == "2024-01-02T00:00:00Z"
