@@ -40,8 +40,9 @@ class PageContext:
     """What the filters need to know about the page the blocks come from."""
 
     titles: set[str] = field(default_factory=set)  # text_key()s of headline candidates
-    anchors: set[str] = field(default_factory=set)  # text_key()s of <a> texts
+    anchors: dict[str, list[str]] = field(default_factory=dict)  # index_anchors() of <a> text keys
     descriptions: set[str] = field(default_factory=set)  # text_key()s of meta descriptions
+    urls: set[str] = field(default_factory=set)  # the page's own URLs (as given, canonical)
 
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
@@ -96,7 +97,7 @@ _TEASER_HEADING = _rx(
     r"(?:read|see|view|show|load|watch|discover) (?:more|also|next)(?: (?:stories|articles|news|videos|on|from|about)\b.*)?",
     r"(?:also|further) read(?:ing)?", r"see also", r"more (?:from|on|about|in|stories|news|articles|videos|coverage|headlines|to read)\b.*",
     r"recommended(?: for you| stories| articles| reading| videos)?", r"you (?:may|might) (?:also )?(?:like|enjoy|be interested in)",
-    r"(?:we|you) think you(?:'|’)?ll (?:like|enjoy)", r"don(?:'|’)?t miss(?: this)?", r"must read", r"editor(?:'|’)?s? picks?",
+    r"(?:we|you) think you ?ll (?:like|enjoy)", r"don ?t miss(?: this)?", r"must read", r"editor ?s? picks?",
     r"(?:most|more) (?:read|popular|viewed|shared|commented|watched)(?: (?:stories|articles|news|now|today|this week))?",
     r"(?:trending|popular)(?: now| stories| news| articles| today)?", r"top (?:stories|news|headlines|videos|picks)",
     r"(?:recent|latest|other|similar|more|featured|suggested|sponsored|partner|popular) (?:stories|posts|articles|news|videos|content|reads|links)",
@@ -123,13 +124,15 @@ _ALSO_ON = re.compile(r"^also on [\w.-]+\.[a-z]{2,}\b", re.I)
 _CTA = _rx(
     r"\b(?:our|free|daily|weekly|morning|evening|email|e-mail|the|this) (?:[\w-]+ ){0,3}newsletters?\b",
     r"^newsletters?\b", r"\bnewsletters?\b.{0,60}\b(?:sign|subscri|inbox|deliver|free|email)",
-    r"\b(?:in|to|into|straight to|hit) your (?:inbox|mailbox)\b", r"^(?:sign up|subscribe|register|join)\b",
+    r"\byour (?:inbox|mailbox)\b", r"^(?:sign up|subscribe|register|join)\b", r"^(?:[\w'’-]+ ){0,3}newsletters?$",
+    r"\ban error (?:has )?occurred\b", r"\bplease try again later\b", r"\bthis article has been sent to\b",
+    r"\b(?:email|e-mail|send) this (?:article|story|page)\b",
     r"\bsign up (?:for|to) (?:our|the|a|free)\b", r"\bsubscribe (?:to (?:our|the|this)|now|today|here|for (?:free|just|only|\$))",
     r"\bsubscribers? agree\b", r"\bunsubscribe\b", r"thanks? (?:you )?for (?:signing up|subscribing|registering)",
     r"\benter your e-?mail\b", r"\byour e-?mail address\b", r"\berror processing your subscription\b",
     r"\b(?:read|see|view|agree to) (?:our|the) privacy (?:policy|notice)\b", r"^privacy (?:policy|notice)\b",
     r"\b(?:download|get) (?:the|our)\b.{0,40}\bapp\b", r"\bclick(?:ing)? here\b", r"\btap here\b",
-    r"^(?:follow|like|join|find) (?:us|\w+(?: \w+){0,4}) on (?:twitter|facebook|instagram|linkedin|youtube|tiktok|telegram|x|whatsapp|threads)\b",
+    r"^(?:follow|like|join|find) (?:us|\w+(?: \w+){0,6}) on (?:twitter|facebook|instagram|linkedin|youtube|tiktok|telegram|x|whatsapp|threads)\b",
     r"\bfollow (?:us|him|her|them|me)\b.{0,40}\b(?:twitter|facebook|instagram|linkedin|youtube|telegram|@\w+)",
     r"\bon (?:twitter|x|instagram)\s+@\w+", r"\bshare (?:this|it) with a friend\b", r"\blike this (?:story|article)\b",
     r"\bcomments? (?:are|have been) closed\b", r"\bleave a (?:comment|reply)\b", r"\b(?:log|sign) in to (?:comment|reply|continue)\b",
@@ -205,9 +208,8 @@ _DATE_TOKEN = re.compile(
     re.I | re.UNICODE)
 # what makes a line a date and not just numbers (a score, a time, a table row)
 _STRONG_DATE = re.compile(
-    rf"\b(?:{_MONTHS})\b|\b(?:19|20)\d\d\b|\b\d{{1,2}}[-/.]\d{{1,2}}[-/.]\d{{2,4}}\b|\d{{4}}年|"
-    r"\b(?:published|updated|posted|modified|publicado|atualizado|actualizado|pubblicato|aggiornato|veröffentlicht|"
-    r"aktualisiert|publié|опубликовано|обновлено)\b", re.I | re.UNICODE)
+    rf"\b(?:{_MONTHS})\b|\b(?:19|20)\d\d\b|\b\d{{1,2}}[-/.]\d{{1,2}}[-/.]\d{{2,4}}\b|\d{{4}}年",
+    re.I | re.UNICODE)
 _DATE_WORDS = re.compile(
     r"\b(?:published|updated|posted|modified|last|first|created|date|on|at|am|um|le|à|às|de|del|di|the|of|in|and|"
     r"time|hours?|mins?|minutes?|ago|read|reading|uhr|publicado|atualizado|actualizado|pubblicato|aggiornato|"
@@ -231,24 +233,60 @@ _CREDIT_ONLY = re.compile(
 _COPYRIGHT = re.compile(r"^(?:copyright\b|©|\(c\)\s)|\ball rights reserved\b|\btous droits réservés\b|\bвсе права защищены\b|"
                         r"\btodos los derechos reservados\b|\balle rechte vorbehalten\b", re.I | re.UNICODE)
 _SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)+$")
+_DIGIT = re.compile(r"\d")
+_DATE_LABEL = re.compile(
+    r"^\W*(?:last )?(?:updated|published|posted|modified|publicado|atualizado|actualizado|pubblicato|aggiornato|"
+    r"veröffentlicht|aktualisiert|publié|mis à jour|опубликовано|обновлено)\b", re.I)
 _ENDS_SENTENCE = re.compile(r"[.!?…。！？\"”»)]$")
 
 # blocks above this many words are never dropped by a pattern (only by a section rule)
 _SHORT = 40
 
 
-def _is_link_block(key: str, core_key: str, text: str, anchors: set[str]) -> bool:
-    if not core_key or _URL_LIKE.match(text.strip()):
-        return False
-    return core_key in anchors or key in anchors
+def link_coverage(key: str, anchors: dict[str, list[str]]) -> float:
+    """Share of a block's key covered by link texts of the page (0..1).
+
+    ``anchors`` maps a link text's first word to the keys of the page's link texts.
+    """
+    if not key:
+        return 0.0
+    covered = 0
+    pos = 0
+    end = len(key)
+    while pos < end:
+        space = key.find(" ", pos)
+        word = key[pos:space if space >= 0 else end]
+        best = 0
+        for anchor in anchors.get(word, ()):
+            if len(anchor) > best and key.startswith(anchor, pos) and (
+                    pos + len(anchor) == end or key[pos + len(anchor)] == " "):
+                best = len(anchor)
+        if best:
+            covered += best
+            pos += best + 1
+        elif space < 0:
+            break
+        else:
+            pos = space + 1
+    return min(1.0, covered / end)
+
+
+def index_anchors(keys) -> dict[str, list[str]]:
+    """Link-text keys grouped by first word (the form :func:`link_coverage` wants)."""
+    index: dict[str, list[str]] = {}
+    for key in keys:
+        if key:
+            index.setdefault(key.split(" ", 1)[0], []).append(key)
+    return index
 
 
 def _is_date_or_byline(text: str, words: int) -> bool:
     """A line that only says who wrote the article and when."""
     if words > 25:
         return False
-    strong = _STRONG_DATE.search(text) is not None
     byline = _BYLINE.match(text) is not None
+    digits = _DIGIT.search(text) is not None
+    strong = (byline or digits) and (_STRONG_DATE.search(text) is not None or (digits and _DATE_LABEL.match(text) is not None))
     if not strong and not byline:
         return False
     dates = len(_DATE_TOKEN.findall(text))
@@ -275,23 +313,48 @@ def _drop_reason(block: Block, key: str, core: str, words: int, ctx: PageContext
         return None
     if words <= 2 and _SLUG.match(text):
         return "layout"  # "article-image": an image's alt text or a CSS class leaking through
-    if _COPYRIGHT.search(text) and words <= 30:
+    low = text.casefold()
+    if words <= 30 and _hints(low, _COPYRIGHT_HINTS) and _COPYRIGHT.search(low):
         return "copyright"
-    if _TEASER_PREFIX.match(text) or _ALSO_ON.match(text):
+    if _TEASER_PREFIX.match(low) or _ALSO_ON.match(low):
         return "teaser"
-    if words <= 8 and _SHARE_LINE.match(text):
+    if words <= 8 and _SHARE_LINE.match(low):
         return "cta"
-    if _CTA.search(text) and (words <= 30 or not _ENDS_SENTENCE.search(text)):
+    if (words <= 30 or not _ENDS_SENTENCE.search(text)) and _hints(low, _CTA_HINTS) and _CTA.search(low):
         return "cta"
-    if words <= 30 and _APPEAL.search(text):
+    if words <= 30 and _is_appeal(low):
         return "appeal"
     if block.kind != "row" and _is_date_or_byline(text, words):
         return "byline"
     if words <= 15 and (_CREDIT.match(text) or _CREDIT_ONLY.match(text)):
         return "credit"
-    if words <= 30 and "@" in text and _EMAIL.search(text) and _CONTACT.search(text):
-        return "contact"
+    if "@" in text and words <= 30 and _EMAIL.search(text) and (words <= 6 or _CONTACT.search(text)):
+        return "contact"  # "Write to Jane Doe at jane@example.com", a bare address
+    if ctx.urls and text.rstrip("/") in ctx.urls:
+        return "self-link"
     return None
+
+
+_CTA_HINTS = ("error", "try again", "sent to", "this article", "this story", "newsletter", "inbox", "mailbox", "sign", "subscri", "regist", "join", "mail", "privacy", "app", "click",
+              "tap here", "follow", "twitter", "facebook", "instagram", "@", "share", "like this", "comment", "reprint",
+              "print", "commercial", "personal use", "available on", "tip", "contact", "reach", "подпис", "рассылк",
+              "inscreva", "abonn", "suscr", "iscriv", "find us")
+_APPEAL_HINTS = ("support", "donat", "contribut", "$", "member", "patron", "subscriber", "favo", "dear", "message from",
+                 "journalism", "ad-free", "ad free", "paywall", "remind me", "not ready", "payment", "paiment", "gift",
+                 "поддерж", "пожертв", "unterstütz", "souten", "apoie", "apoya")
+_COPYRIGHT_HINTS = ("copyright", "©", "(c)", "rights reserved", "droits", "права", "derechos", "rechte")
+
+
+def _hints(low: str, hints: tuple[str, ...]) -> bool:
+    """Cheap substring pre-test before a long regex alternation."""
+    for hint in hints:
+        if hint in low:
+            return True
+    return False
+
+
+def _is_appeal(low: str) -> bool:
+    return _hints(low, _APPEAL_HINTS) and _APPEAL.search(low) is not None
 
 
 _CONTACT = re.compile(r"\b(?:write|email|e-mail|contact|reach|reached|tips?|follow)\b", re.I)
@@ -303,21 +366,32 @@ def _is_teaser_heading(key: str) -> bool:
 
 
 def clean_blocks(blocks: list[Block], ctx: PageContext) -> list[Block]:
-    """Drop the boilerplate blocks; returns the kept ones, in order."""
+    """Drop the boilerplate blocks; returns the kept ones, in order (texts may be trimmed)."""
     return [b for b, why in zip(blocks, classify_blocks(blocks, ctx)) if why is None]
 
 
 def classify_blocks(blocks: list[Block], ctx: PageContext) -> list[str | None]:
-    """For each block, why it is boilerplate ("headline", "teaser", ...), or None to keep it."""
+    """For each block, why it is boilerplate ("headline", "teaser", ...), or None to keep it.
+
+    Trims a trailing "Click to tweet" off a block's text in place.
+    """
+    for block in blocks:
+        if block.text.endswith(("weet", "WEET", "uote")) and _TWEET_SUFFIX.search(block.text):
+            block.text = _TWEET_SUFFIX.sub("", block.text)
     n = len(blocks)
-    keys = [text_key(b.text) for b in blocks]
-    cores = [text_key(_LIST_MARKER.sub("", b.text)) for b in blocks]
-    is_link = [_is_link_block(keys[i], cores[i], blocks[i].text, ctx.anchors) for i in range(n)]
+    texts = [b.text for b in blocks]
+    keys = [text_key(t) for t in texts]
+    cores = [text_key(_LIST_MARKER.sub("", t)) if b.kind == "item" or t[:1] in "-–—•*·▪►>|" or t[:1].isdigit() else k
+             for b, t, k in zip(blocks, texts, keys)]
+    words = [_words(t) for t in texts]
+    cover = [link_coverage(cores[i], ctx.anchors) if words[i] <= 80 and not _URL_LIKE.match(texts[i]) else 0.0
+             for i in range(n)]
+    is_link = [c >= 0.8 for c in cover]
     drop: list[str | None] = [None] * n
 
     # 1. single blocks
     for i, block in enumerate(blocks):
-        drop[i] = _drop_reason(block, keys[i], cores[i], ctx)
+        drop[i] = _drop_reason(block, keys[i], cores[i], words[i], ctx)
 
     # 2. link-only blocks: runs of them (lists of other stories), the first/last block
     #    of the text, list items; a lone linked heading inside the body stays.
@@ -327,58 +401,54 @@ def classify_blocks(blocks: list[Block], ctx: PageContext) -> list[str | None]:
             i += 1
             continue
         j = i
-        while j + 1 < n and (is_link[j + 1] or (drop[j + 1] and not keys[j + 1])):
+        while j + 1 < n and is_link[j + 1]:
             j += 1
-        run = range(i, j + 1)
-        edge = i == 0 or j == n - 1
-        if len(run) >= 2 or edge:
-            for k in run:
+        if j > i or i == 0 or j == n - 1:
+            for k in range(i, j + 1):
                 drop[k] = drop[k] or "links"
-        else:
-            block = blocks[i]
-            words = _words(block.text)
-            if block.kind == "item" and words <= 25:
-                drop[i] = "link-item"
-            elif block.kind != "head" and words <= 12 and not _ENDS_SENTENCE.search(block.text):
-                # a short linked line between paragraphs: a teaser, unless it is a heading
-                nxt = blocks[i + 1] if i + 1 < n else None
-                if nxt is None or nxt.kind == "head" or _words(nxt.text) < 8:
-                    drop[i] = "link-line"
+        elif blocks[i].kind != "head" and words[i] <= 40:
+            # a paragraph or list item that is all one link between paragraphs is a teaser
+            # ("READ MORE ...", "[Related: ...]"); a linked heading still heads its section
+            drop[i] = drop[i] or "link-line"
         i = j + 1
 
-    # 3. teaser sections: a "Related" / "Read more" / "Recent stories" heading, and the
+    # 3. the standfirst: a heading at the top that repeats the meta description
+    for i in range(min(n, 4)):
+        if drop[i]:
+            continue
+        if blocks[i].kind == "head" and keys[i] in ctx.descriptions:
+            drop[i] = "standfirst"
+        break
+
+    # 4. teaser sections: a "Related" / "Read more" / "Recent stories" heading, and the
     #    short or linked blocks that follow it
     for i in range(n):
-        if _is_teaser_heading(cores[i]) and _words(blocks[i].text) <= 8:
-            drop[i] = "teaser-heading"
+        if words[i] <= 8 and len(cores[i]) <= 60 and _TEASER_HEADING.fullmatch(cores[i]):
+            drop[i] = drop[i] or "teaser-heading"
             for k in range(i + 1, n):
-                text = blocks[k].text
-                if is_link[k] or drop[k] or (_words(text) <= 20 and not _ENDS_SENTENCE.search(text)) or (
-                        blocks[k].kind == "item" and _words(text) <= 30):
+                if is_link[k] or drop[k] or (words[k] <= 20 and not _ENDS_SENTENCE.search(texts[k])) or (
+                        blocks[k].kind == "item" and words[k] <= 30):
                     drop[k] = drop[k] or "teaser-section"
                 else:
                     break
 
-    # 4. appeal box (donation / membership): from its opening line to the end, when the
-    #    box really is one (another appeal phrase follows within a few blocks)
-    for i in range(n):
-        if drop[i] and not _APPEAL.search(blocks[i].text):
-            continue
-        if _APPEAL_START.search(blocks[i].text) and _words(blocks[i].text) <= 60:
-            window = blocks[i:i + 12]
-            hits = sum(1 for b in window if _APPEAL.search(b.text) or _CTA.search(b.text))
-            if hits >= 2 and i >= n // 3:
+    # 5. appeal box (donation / membership): from its opening line to the end, when the
+    #    box really is one (more appeal phrases follow within a few blocks)
+    for i in range(n // 3, n):
+        if words[i] <= 60 and _APPEAL_START.search(texts[i]):
+            hits = sum(1 for k in range(i, min(n, i + 12))
+                       if words[k] <= 80 and (drop[k] in ("appeal", "cta", "layout") or _is_appeal(texts[k].casefold())))
+            if hits >= 2:
                 for k in range(i, n):
                     drop[k] = drop[k] or "appeal-box"
                 break
 
-    # 5. repeated blocks: the same short block twice (a teaser printed twice, a headline in
-    #    two renderings); keep the first occurrence of longer duplicates
-    seen: set[str] = set()
+    # 6. a block printed twice in a row (headline in two renderings, a teaser twice)
+    previous = None
     for i in range(n):
-        if drop[i] or not keys[i]:
+        if drop[i] or not keys[i] or blocks[i].kind == "row":
             continue
-        if keys[i] in seen:
+        if keys[i] == previous:
             drop[i] = "repeated"
-        seen.add(keys[i])
+        previous = keys[i]
     return drop

@@ -72,7 +72,8 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> list[Listed]:
         link = entry.get("link") or next((l.get("href") for l in entry.get("links", []) if l.get("href")), None)
         canonical = canonicalize_url(link or "", base=url)
         if canonical:
-            announced = _iso_from_struct(entry.get("updated_parsed") or entry.get("published_parsed"))
+            # dict.get: FeedParserDict.get would map a missing "updated" onto "published" with a warning
+            announced = _iso_from_struct(dict.get(entry, "updated_parsed") or dict.get(entry, "published_parsed"))
             found.append(Listed(canonical, announced))
     return found
 
