@@ -63,6 +63,17 @@ class RecordLocation:
 
 
 @dataclass(frozen=True)
+class RenderedRecords:
+    """A main record (response or revisit) and its request record, compressed, unwritten."""
+
+    data: bytes
+    main_length: int
+    record_id: str
+    payload_digest: str | None
+    warc_date: str
+
+
+@dataclass(frozen=True)
 class RevisitOf:
     """The earlier capture a revisit record refers to."""
 
@@ -103,7 +114,7 @@ class WarcWriter:
         *,
         prefix: str = "NEWSARCHIVE",
         max_size: int = 1_000_000_000,
-        gzip_level: int = 6,
+        gzip_level: int = 3,
         warcinfo: dict[str, str] | None = None,
         fsync: bool = False,
     ):
@@ -127,12 +138,23 @@ class WarcWriter:
 
     def write_exchange(self, exchange: HttpExchange) -> RecordLocation:
         """Write the response and request records of ``exchange``; locate the response."""
-        response = self._response_record(exchange)
-        request = self._request_record(exchange, response)
-        return self._write_pair(response, request)
+        return self.write_rendered(self.render_exchange(exchange))
 
     def write_revisit(self, exchange: HttpExchange, refers_to: RevisitOf, profile: str) -> RecordLocation:
         """Write a ``revisit`` record (``server-not-modified`` or ``identical-payload-digest``)."""
+        return self.write_rendered(self.render_revisit(exchange, refers_to, profile))
+
+    def render_exchange(self, exchange: HttpExchange) -> "RenderedRecords":
+        """Response + request records as gzip members, not yet written.
+
+        Thread-safe and the costly part (digests, compression: both release the GIL),
+        so callers can run it off their main thread and keep :meth:`write_rendered` there.
+        """
+        response = self._response_record(exchange)
+        return self._rendered(response, self._request_record(exchange, response))
+
+    def render_revisit(self, exchange: HttpExchange, refers_to: RevisitOf, profile: str) -> "RenderedRecords":
+        """A revisit record (+ its request record), not yet written; thread-safe."""
         headers = _stored_headers(exchange.response_headers, len(exchange.body))
         http_headers = StatusAndHeaders(_status_line(exchange.status), headers, protocol=exchange.protocol)
         record = self._builder.create_revisit_record(
@@ -148,8 +170,20 @@ class WarcWriter:
             record.rec_headers.replace_header("WARC-Refers-To", refers_to.record_id)
         if not refers_to.payload_digest:
             record.rec_headers.remove_header("WARC-Payload-Digest")
-        request = self._request_record(exchange, record)
-        return self._write_pair(record, request)
+        return self._rendered(record, self._request_record(exchange, record))
+
+    def write_rendered(self, rendered: "RenderedRecords") -> RecordLocation:
+        """Append rendered records to the current file (one writer thread only)."""
+        self._ensure_file(len(rendered.data))
+        offset = self._append(rendered.data)
+        return RecordLocation(
+            warc_file=str(self._path.relative_to(self.archive_dir)),
+            offset=offset,
+            length=rendered.main_length,
+            record_id=rendered.record_id,
+            payload_digest=rendered.payload_digest,
+            warc_date=rendered.warc_date,
+        )
 
     def close(self) -> None:
         """Finish the current file: sync it and remove its ``.open`` marker."""
@@ -207,16 +241,12 @@ class WarcWriter:
         compressor = zlib.compressobj(self.gzip_level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
         return compressor.compress(buffer.getvalue()) + compressor.flush()
 
-    def _write_pair(self, main, request) -> RecordLocation:
+    def _rendered(self, main, request) -> "RenderedRecords":
         main_bytes = self._render(main)
-        request_bytes = self._render(request)
-        self._ensure_file(len(main_bytes) + len(request_bytes))
-        offset = self._append(main_bytes + request_bytes)
         headers = main.rec_headers
-        return RecordLocation(
-            warc_file=str(self._path.relative_to(self.archive_dir)),
-            offset=offset,
-            length=len(main_bytes),
+        return RenderedRecords(
+            data=main_bytes + self._render(request),
+            main_length=len(main_bytes),
             record_id=headers.get_header("WARC-Record-ID"),
             payload_digest=headers.get_header("WARC-Payload-Digest"),
             warc_date=headers.get_header("WARC-Date"),

@@ -13,8 +13,10 @@ import scrapy
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import threads
 
-from archive.warc import HttpExchange, RevisitOf, WarcWriter
+from archive.warc import HttpExchange, RenderedRecords, RevisitOf, WarcWriter
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +78,7 @@ class WarcCaptureMiddleware:
             settings["ARCHIVE_DIR"],
             prefix=settings.get("WARC_PREFIX", "NEWSARCHIVE"),
             max_size=settings.getint("WARC_MAX_SIZE", 1_000_000_000),
-            gzip_level=settings.getint("WARC_GZIP_LEVEL", 6),
+            gzip_level=settings.getint("WARC_GZIP_LEVEL", 3),
             warcinfo=warcinfo,
             fsync=settings.getbool("WARC_FSYNC", False),
         )
@@ -84,25 +86,31 @@ class WarcCaptureMiddleware:
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
         return middleware
 
-    def process_response(self, request: Request, response: Response) -> Response:
+    async def process_response(self, request: Request, response: Response) -> Response:
         exchange = exchange_of(request, response)
         previous = request.meta.get("previous_capture") or {}
+        profile = self._revisit_profile(exchange, previous)
         try:
-            profile = self._revisit_profile(exchange, previous)
-            if profile:
-                location = self.writer.write_revisit(exchange, RevisitOf(**previous), profile)
-                request.meta["warc_revisit"] = profile
-                self.stats.inc_value(f"warc/revisit/{profile}")
-            else:
-                location = self.writer.write_exchange(exchange)
-                request.meta.pop("warc_revisit", None)
+            # Digests and compression run in a thread; only the append stays on the reactor.
+            rendered = await maybe_deferred_to_future(threads.deferToThread(self._render, exchange, previous, profile))
+            location = self.writer.write_rendered(rendered)
         except OSError as exc:
             self.stats.inc_value("warc/write_errors")
             logger.error("cannot write WARC record for %s: %s", response.url, exc)
             raise IgnoreRequest(f"WARC write failed: {exc}") from exc
+        if profile:
+            request.meta["warc_revisit"] = profile
+            self.stats.inc_value(f"warc/revisit/{profile}")
+        else:
+            request.meta.pop("warc_revisit", None)
         request.meta["warc_location"] = asdict(location)
         self.stats.inc_value("warc/records", 2)
         return response
+
+    def _render(self, exchange: HttpExchange, previous: dict, profile: str | None) -> RenderedRecords:
+        if profile:
+            return self.writer.render_revisit(exchange, RevisitOf(**previous), profile)
+        return self.writer.render_exchange(exchange)
 
     @staticmethod
     def _revisit_profile(exchange: HttpExchange, previous: dict) -> str | None:

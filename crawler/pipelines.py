@@ -14,6 +14,7 @@ from twisted.internet import defer, reactor
 from archive.catalog import Catalog, catalog_url_for
 from archive.recheck import RecheckPolicy
 from archive.textstore import TextStore
+from archive.urls import canonicalize_url
 from archive.worker import extract_for_archive
 from crawler.spiders.news import stat_key
 
@@ -108,6 +109,7 @@ class ArchivePipeline:
 
     def _store(self, extracted: dict, item: dict) -> dict:
         outlet = item["outlet"]
+        self._follow(extracted, item)
         if not extracted["text"]:
             self.stats.inc_value(stat_key(outlet, "errors", "no_article_text"))
             logger.warning("outlet %s: no article text found in %s", outlet, item["url"])
@@ -128,6 +130,19 @@ class ArchivePipeline:
             self.stats.inc_value(stat_key(outlet, "new_versions"))
             logger.info("outlet %s: new version %d of %s -> %s", outlet, row["version"], item["article_url"], row["file"])
         return _summary(item, "archived", row["file"])
+
+    def _follow(self, extracted: dict, item: dict) -> None:
+        """Apply the page's canonical URL (same outlet only) and register its article links."""
+        spider = self.crawler.spider
+        outlet = spider.outlets[item["outlet"]]
+        canonical = canonicalize_url(extracted.get("canonical_url") or "", base=item["url"])
+        if canonical and canonical != item["article_url"] and outlet.owns(canonical):
+            self.catalog.mark_alias(item["article_url"], canonical)
+            item["article_url"] = canonical
+        if item.get("follow_links"):
+            links = (canonicalize_url(link, base=item["url"]) for link in extracted.get("links") or [])
+            spider.register_links(outlet, [(url, None) for url in dict.fromkeys(links)
+                                           if url and url != item["article_url"]], "link", item["url"])
 
     def _gone(self, item: dict) -> dict:
         outlet = item["outlet"]

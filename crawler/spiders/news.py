@@ -27,7 +27,7 @@ from twisted.internet.error import (
 )
 
 from archive.catalog import Catalog, catalog_url_for
-from archive.urls import canonicalize_url, origin
+from archive.urls import origin
 from crawler.discovery import ListingError, iter_page_links, parse_feed, parse_sitemap
 from crawler.frontier import Frontier
 from crawler.outlets import Outlet, load_outlets
@@ -143,7 +143,7 @@ class NewsSpider(scrapy.Spider):
             listed = parse_feed(response.body, response.url, content_type)
         except ListingError as exc:
             return self._listing_error(outlet, response, "bad_feed", exc)
-        self._register(outlet, [(entry.url, entry.announced) for entry in listed], "feed", response.url)
+        self.register_links(outlet, [(entry.url, entry.announced) for entry in listed], "feed", response.url)
         return []
 
     def parse_sitemap(self, response: Response) -> list:
@@ -152,7 +152,7 @@ class NewsSpider(scrapy.Spider):
             children, listed = parse_sitemap(response.body, response.url)
         except ListingError as exc:
             return self._listing_error(outlet, response, "bad_sitemap", exc)
-        self._register(outlet, [(entry.url, entry.announced) for entry in listed], "sitemap", response.url)
+        self.register_links(outlet, [(entry.url, entry.announced) for entry in listed], "sitemap", response.url)
         return [self._listing(url, outlet, self.parse_sitemap) for url in children if outlet.owns(url)]
 
     def parse_section(self, response: Response) -> list:
@@ -160,7 +160,7 @@ class NewsSpider(scrapy.Spider):
         if not hasattr(response, "text"):
             return self._listing_error(outlet, response, "not_html", ValueError("section page is not HTML"))
         links = iter_page_links(response.css("a::attr(href)").getall(), response.url)
-        self._register(outlet, [(url, None) for url in links], "section", response.url)
+        self.register_links(outlet, [(url, None) for url in links], "section", response.url)
         depth = response.meta.get("page_depth", 0)
         if depth >= outlet.section_depth:
             return []
@@ -173,8 +173,11 @@ class NewsSpider(scrapy.Spider):
         self.crawler.stats.inc_value(stat_key(outlet.name, "errors", kind))
         return []
 
-    def _register(self, outlet: Outlet, listed: list[tuple[str, str | None]], via: str, source_url: str) -> None:
-        """Record a listing's article links in the catalog (the frontier)."""
+    def register_links(self, outlet: Outlet, listed: list[tuple[str, str | None]], via: str, source_url: str) -> None:
+        """Record article links (with announced update times) in the catalog, the frontier.
+
+        ``via``: feed | sitemap | section | link (links found in an archived article).
+        """
         stats = self.crawler.stats
         # Feeds and sitemaps list articles; links on pages must also look like articles.
         accept = outlet.owns if via in ("feed", "sitemap") else outlet.is_article
@@ -235,20 +238,9 @@ class NewsSpider(scrapy.Spider):
             logger.error("outlet %s: %s is not an HTML page (%s)", outlet.name, response.url, item["content_type"])
             self.crawler.stats.inc_value(stat_key(outlet.name, "errors", "not_html"))
             return
-        canonical = self._canonical(response, outlet)
-        if canonical and canonical != item["article_url"]:
-            self.catalog.mark_alias(item["article_url"], canonical)
-            item["article_url"] = canonical
         item["body"] = response.body
+        item["follow_links"] = self.follow_links and meta.get("follow_links", False)
         yield item
-        if self.follow_links and meta.get("follow_links"):
-            links = iter_page_links(response.css("a::attr(href)").getall(), response.url)
-            self._register(outlet, [(url, None) for url in links if url != item["article_url"]], "link", response.url)
-
-    def _canonical(self, response: Response, outlet: Outlet) -> str | None:
-        href = response.xpath('//link[@rel="canonical"]/@href').get()
-        canonical = canonicalize_url(href, base=response.url) if href else None
-        return canonical if canonical and outlet.owns(canonical) else None
 
     # -- bookkeeping -----------------------------------------------------------------
 
