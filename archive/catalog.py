@@ -45,6 +45,8 @@ articles = Table(
     Column("capture_date", String),
     Column("capture_record_id", String),
     Column("capture_digest", String),
+    Column("capture_warc_file", Text),               # where that capture's response record lies
+    Column("capture_warc_offset", Integer),
     Column("recheck_step", Integer, nullable=False, default=0),
     Column("next_check", String),
     Column("announced", String),                     # newest update time a feed/sitemap announced

@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from .catalog import Catalog
 from .naming import sha256_hex, text_file_name
 
@@ -21,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 TEXT_DIR = "text"
 TMP_DIR = ".tmp"
+SEQ_RETRIES = 5
 
 
 def render_text(title: str, body: str) -> bytes:
@@ -51,6 +54,16 @@ class TextStore:
         """
         sha = sha256_hex(data)
         tmp_path = self.tmp_dir / f"{sha}.{os.getpid()}.tmp"
+        for attempt in range(SEQ_RETRIES):
+            try:
+                return self._add_version(outlet, url, data, sha, tmp_path, fields, check, policy)
+            except IntegrityError:
+                # Another writer took the same sequence number first: allocate again.
+                if attempt == SEQ_RETRIES - 1:
+                    raise
+        return None
+
+    def _add_version(self, outlet, url, data, sha, tmp_path, fields, check, policy) -> dict | None:
         with self.catalog.engine.begin() as conn:
             article_id = self.catalog.ensure_article(conn, outlet, url)
             changed = self.catalog.latest_sha256(conn, article_id) != sha

@@ -161,7 +161,8 @@ class ArchivePipeline:
         warc = item.get("warc")
         if warc and not item.get("revisit"):
             fields.update(capture_uri=item["url"], capture_date=warc["warc_date"],
-                          capture_record_id=warc["record_id"], capture_digest=warc["payload_digest"])
+                          capture_record_id=warc["record_id"], capture_digest=warc["payload_digest"],
+                          capture_warc_file=warc["warc_file"], capture_warc_offset=warc["offset"])
         return fields
 
     @staticmethod

@@ -1,0 +1,311 @@
+"""Reading single WARC records back by location, without Scrapy and without network.
+
+The catalog stores, for every version, ``(warc_file, warc_offset)``: the byte offset of
+the gzip member holding the response record. :func:`read_record` seeks there and
+decompresses exactly one member (a torn or corrupt member raises :class:`WarcReadError`
+instead of being silently skipped, as warcio's iterator would).
+
+:func:`decode_content` undoes the ``Content-Encoding`` of a payload the same way Scrapy's
+HttpCompressionMiddleware does during a crawl (same order, same tolerance of truncated
+gzip streams), so that re-extraction sees the very bytes the crawl extracted from.
+"""
+from __future__ import annotations
+
+import io
+import os
+import struct
+import zlib
+from dataclasses import dataclass, field
+from gzip import GzipFile
+from pathlib import Path
+from typing import BinaryIO
+
+from warcio.statusandheaders import StatusAndHeaders
+
+_CHUNK = 1 << 16
+# What Scrapy's HttpCompressionMiddleware decodes (ACCEPTED_ENCODINGS + x-gzip).
+SUPPORTED_ENCODINGS = ("gzip", "x-gzip", "deflate", "br", "zstd")
+
+
+class WarcReadError(Exception):
+    """The bytes at a location are not a complete, readable WARC record."""
+
+
+@dataclass
+class WarcRecord:
+    """One WARC record: its WARC headers, and for HTTP records the HTTP message split up."""
+
+    rec_type: str
+    headers: list[tuple[str, str]]
+    http: StatusAndHeaders | None = None
+    payload: bytes = b""            # HTTP entity body as archived (still content-encoded)
+    block: bytes = field(default=b"", repr=False)  # the whole record block, for non-HTTP records
+
+    def header(self, name: str) -> str | None:
+        """First WARC header ``name`` (case-insensitive), or None."""
+        lowered = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lowered:
+                return value
+        return None
+
+    @property
+    def target_uri(self) -> str | None:
+        return self.header("WARC-Target-URI")
+
+    @property
+    def record_id(self) -> str | None:
+        return self.header("WARC-Record-ID")
+
+    def http_header(self, name: str) -> str | None:
+        """The LAST value of HTTP header ``name`` (what Scrapy's ``headers.get`` returns)."""
+        if self.http is None:
+            return None
+        lowered = name.lower()
+        found = None
+        for key, value in self.http.headers:
+            if key.lower() == lowered:
+                found = value
+        return found
+
+    def http_header_values(self, name: str) -> list[str]:
+        """Every value of HTTP header ``name``, in order."""
+        if self.http is None:
+            return []
+        lowered = name.lower()
+        return [value for key, value in self.http.headers if key.lower() == lowered]
+
+    @property
+    def status(self) -> int | None:
+        if self.http is None:
+            return None
+        try:
+            return int(self.http.get_statuscode())
+        except (TypeError, ValueError):
+            return None
+
+    def decoded_payload(self) -> bytes:
+        """The payload with its Content-Encoding undone, as the crawl's extractor saw it."""
+        body, _ = decode_content(self.payload, self.http_header_values("Content-Encoding"))
+        return body
+
+
+# -- gzip members -----------------------------------------------------------------------
+
+def read_member(handle: BinaryIO, offset: int) -> bytes:
+    """Decompress the one gzip member that starts at ``offset`` of ``handle``."""
+    handle.seek(offset)
+    decompressor = zlib.decompressobj(zlib.MAX_WBITS + 16)
+    parts = []
+    first = True
+    while not decompressor.eof:
+        chunk = handle.read(_CHUNK)
+        if not chunk:
+            if first:
+                raise WarcReadError(f"offset {offset} is at or beyond the end of the file")
+            raise WarcReadError(f"the gzip member at offset {offset} is truncated (torn record)")
+        if first and chunk[:2] != b"\x1f\x8b":
+            raise WarcReadError(f"no gzip member starts at offset {offset}")
+        first = False
+        try:
+            parts.append(decompressor.decompress(chunk))
+        except zlib.error as exc:
+            raise WarcReadError(f"the gzip member at offset {offset} is corrupt ({exc})") from None
+    return b"".join(parts)
+
+
+# -- records ----------------------------------------------------------------------------
+
+def _split_head(data: bytes, start: int = 0) -> tuple[bytes, int] | None:
+    """(head, body start) of an HTTP-style message: head ends at the first blank line."""
+    crlf = data.find(b"\r\n\r\n", start)
+    lf = data.find(b"\n\n", start)
+    if crlf < 0 and lf < 0:
+        return None
+    if crlf >= 0 and (lf < 0 or crlf <= lf):
+        return data[start:crlf], crlf + 4
+    return data[start:lf], lf + 2
+
+
+def _header_lines(head: bytes) -> list[str]:
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = head.decode("latin-1")
+    lines: list[str] = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if line[:1] in (" ", "\t") and lines:   # obsolete line folding
+            lines[-1] += " " + line.strip()
+        elif line:
+            lines.append(line)
+    return lines
+
+
+def _parse_headers(lines: list[str]) -> list[tuple[str, str]]:
+    headers = []
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers.append((name.strip(), value.strip()))
+    return headers
+
+
+def parse_record(data: bytes) -> WarcRecord:
+    """Parse one uncompressed WARC record (e.g. a decompressed gzip member)."""
+    if not data.startswith(b"WARC/"):
+        raise WarcReadError("not a WARC record (no WARC/ version line)")
+    split = _split_head(data)
+    if split is None:
+        raise WarcReadError("WARC record headers never end")
+    head, block_start = split
+    lines = _header_lines(head)
+    headers = _parse_headers(lines[1:])
+    record = WarcRecord(rec_type="", headers=headers)
+    record.rec_type = (record.header("WARC-Type") or "").strip().lower()
+    length_text = record.header("Content-Length")
+    try:
+        length = int(length_text) if length_text is not None else len(data) - block_start
+    except ValueError:
+        raise WarcReadError(f"bad WARC Content-Length {length_text!r}") from None
+    block = data[block_start:block_start + length]
+    if len(block) < length:
+        raise WarcReadError(f"WARC record block is truncated ({len(block)} of {length} bytes)")
+    content_type = (record.header("Content-Type") or "").lower()
+    if record.rec_type in ("response", "revisit", "request") and "application/http" in content_type:
+        http_split = _split_head(block)
+        if http_split is None:        # a revisit may hold headers without the blank line
+            http_head, payload = block, b""
+        else:
+            http_head, body_start = http_split
+            payload = block[body_start:]
+        http_lines = _header_lines(http_head)
+        if http_lines:
+            status_line = http_lines[0]
+            protocol, _, rest = status_line.partition(" ")
+            record.http = StatusAndHeaders(rest, _parse_headers(http_lines[1:]), protocol=protocol)
+        record.payload = payload
+    else:
+        record.block = block
+    return record
+
+
+def read_record(path: str | os.PathLike, offset: int, handle: BinaryIO | None = None) -> WarcRecord:
+    """The WARC record in the gzip member at ``offset`` of ``path`` (or of an open ``handle``)."""
+    if handle is not None:
+        return parse_record(read_member(handle, offset))
+    try:
+        with open(path, "rb") as opened:
+            return parse_record(read_member(opened, offset))
+    except FileNotFoundError:
+        raise WarcReadError(f"WARC file {path} does not exist") from None
+
+
+def resolve_warc_path(archive_dir: str | os.PathLike, warc_file: str) -> Path:
+    """A catalog ``warc_file`` (relative to the archive dir, or absolute) as a path."""
+    return Path(archive_dir) / warc_file
+
+
+# -- Content-Encoding, as Scrapy's HttpCompressionMiddleware undoes it -------------------
+
+def split_encodings(values: list[str]) -> tuple[list[str], list[str]]:
+    """(encodings to undo, outermost first; encodings left in place), like Scrapy does."""
+    to_keep = [e.strip().lower() for value in values for e in value.split(",")]
+    to_decode: list[str] = []
+    while to_keep:
+        encoding = to_keep.pop()
+        if encoding not in SUPPORTED_ENCODINGS:
+            to_keep.append(encoding)
+            break
+        to_decode.append(encoding)
+    return to_decode, to_keep
+
+
+def decode_content(body: bytes, content_encoding: list[str]) -> tuple[bytes, list[str]]:
+    """Undo ``Content-Encoding`` values (as listed in the headers); return (body, kept).
+
+    Follows Scrapy 2.x: codings are undone from the last one listed, and an unknown
+    coding stops decoding (the rest stays applied and is returned in ``kept``).
+    """
+    to_decode, kept = split_encodings(content_encoding)
+    for encoding in to_decode:
+        body = _decode_one(body, encoding)
+    return body, kept
+
+
+def _decode_one(body: bytes, encoding: str) -> bytes:
+    if encoding in ("gzip", "x-gzip"):
+        return _gunzip(body)
+    if encoding == "deflate":
+        return _inflate(body)
+    if encoding == "br":
+        return _unbrotli(body)
+    if encoding == "zstd":
+        return _unzstd(body)
+    return body  # pragma: no cover  (split_encodings only returns supported ones)
+
+
+def _gunzip(data: bytes) -> bytes:
+    """Gunzip, returning as much as possible of a truncated or CRC-broken stream (as Scrapy)."""
+    stream = GzipFile(fileobj=io.BytesIO(data))
+    output = io.BytesIO()
+    chunk = b"."
+    while chunk:
+        try:
+            chunk = stream.read1(_CHUNK)
+        except (OSError, EOFError, struct.error):
+            if output.getbuffer().nbytes > 0:
+                break
+            raise
+        output.write(chunk)
+    return output.getvalue()
+
+
+def _inflate(data: bytes) -> bytes:
+    """zlib-wrapped deflate, or raw deflate as some servers send it (as Scrapy)."""
+    decompressor = zlib.decompressobj()
+    try:
+        first = decompressor.decompress(data, _CHUNK)
+    except zlib.error:
+        decompressor = zlib.decompressobj(wbits=-15)
+        first = decompressor.decompress(data, _CHUNK)
+    output = io.BytesIO()
+    output.write(first)
+    while decompressor.unconsumed_tail and not decompressor.eof:
+        output.write(decompressor.decompress(decompressor.unconsumed_tail, _CHUNK))
+    return output.getvalue()
+
+
+def _unbrotli(data: bytes) -> bytes:
+    try:
+        import brotli
+    except ImportError:
+        try:
+            import brotlicffi as brotli
+        except ImportError:
+            raise WarcReadError("payload is brotli-encoded (br) but neither brotli nor brotlicffi "
+                                "is installed") from None
+    decompressor = brotli.Decompressor()
+    output = io.BytesIO()
+    output.write(decompressor.process(data))
+    return output.getvalue()
+
+
+def _unzstd(data: bytes) -> bytes:
+    try:
+        from compression import zstd  # Python >= 3.14
+    except ImportError:
+        try:
+            from backports import zstd
+        except ImportError:
+            raise WarcReadError("payload is zstd-encoded but no zstd module is installed "
+                                "(pip install backports.zstd)") from None
+    reader = zstd.ZstdFile(io.BytesIO(data))
+    output = io.BytesIO()
+    chunk = b"."
+    while chunk:
+        try:
+            chunk = reader.read(_CHUNK)
+        except EOFError:
+            break
+        output.write(chunk)
+    return output.getvalue()
