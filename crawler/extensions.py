@@ -88,9 +88,10 @@ class CrawlSummary:
             self.progress.stop()
         counts = outlet_counts(self.crawler.stats.get_stats(), spider.outlets)
         reachable = [name for name, c in counts.items() if c["responses"] > 0]
+        attempted = reachable or any(c["errors"] for c in counts.values())
         self._log_summary(counts)
         exit_code, status = 0, "finished" if reason == "finished" else reason
-        if not reachable:
+        if attempted and not reachable:
             exit_code, status = EXIT_NO_OUTLET_REACHABLE, "no-outlet-reachable"
             logger.error("no outlet could be reached (%s): check the network, the URLs in the outlets file, "
                          "and the errors above", ", ".join(sorted(counts)))
@@ -107,7 +108,7 @@ class CrawlSummary:
                 f"Nothing was archived; see the errors above.")
         else:
             self.crawler.newsarchive_verdict = (
-                f"newsarchive: crawl {status}: {len(reachable)}/{len(counts)} outlets reached, {archived} versions "
+                f"newsarchive: crawl {status}: {len(reachable)}/{len(counts)} outlets answered, {archived} versions "
                 f"archived, {errors} errors; archive {self.archive_dir} now holds {total} text files "
                 f"(manifest: {path}).")
         self.catalog.close()

@@ -22,6 +22,7 @@ OUTLETS_FILE = _env("OUTLETS_FILE", os.path.join(_HERE, "outlets.toml"))
 ARCHIVE_DIR = _env("ARCHIVE_DIR", os.path.join(_HERE, "data", "archive"))
 CATALOG_URL = _env("CATALOG_URL", "")          # default: sqlite:///<ARCHIVE_DIR>/catalog.sqlite
 RECHECK = _env("RECHECK", "due")               # due | all | none
+DISCOVERY = True                               # read feeds, sitemaps, sections (off: re-checks only)
 FOLLOW_ARTICLE_LINKS = True                    # follow links between articles (depth 1)
 LOCK_WAIT = 0                                  # seconds to wait for another run's lock
 

@@ -66,7 +66,7 @@ def test_crawl_succeeds_with_summary(crawled):
     result = crawled["result"]
     assert result.returncode == 0, result.stderr[-3000:]
     assert "crawl summary" in result.stderr
-    assert "newsarchive: crawl finished: 3/3 outlets reached" in result.stderr
+    assert "newsarchive: crawl finished: 3/3 outlets answered" in result.stderr
 
 
 def test_every_article_archived_exactly_once(crawled):

@@ -80,7 +80,8 @@ class NewsSpider(scrapy.Spider):
     """Discovers articles of the configured outlets and fetches them.
 
     Arguments: ``-a outlet=NAME`` crawls one outlet. Settings: OUTLETS_FILE, ARCHIVE_DIR,
-    CATALOG_URL, RECHECK (due | all | none), FOLLOW_ARTICLE_LINKS, FRONTIER_BATCH.
+    CATALOG_URL, RECHECK (due | all | none), DISCOVERY (read listings), FOLLOW_ARTICLE_LINKS,
+    FRONTIER_BATCH.
     """
 
     name = "news"
@@ -99,6 +100,7 @@ class NewsSpider(scrapy.Spider):
         if recheck_mode not in RECHECK_MODES:
             raise ValueError(f"RECHECK must be one of {', '.join(RECHECK_MODES)}, got {recheck_mode!r}")
         spider.follow_links = settings.getbool("FOLLOW_ARTICLE_LINKS", True)
+        spider.discovery = settings.getbool("DISCOVERY", True)
         spider.frontier = Frontier(spider.catalog, list(spider.outlets), recheck_mode,
                                    settings.getint("FRONTIER_BATCH", 500))
         crawler.signals.connect(spider.on_idle, signal=signals.spider_idle)
@@ -108,6 +110,9 @@ class NewsSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         """Listings first; their article links go to the catalog, which feeds on_idle."""
+        if not self.discovery:
+            logger.info("DISCOVERY is off: no listings are read, only articles the catalog holds")
+            return
         for outlet in self.outlets.values():
             logger.info("outlet %s: %d feed(s), %d sitemap(s), %d section(s)", outlet.name,
                         len(outlet.feeds), len(outlet.sitemaps), len(outlet.sections))
