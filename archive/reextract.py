@@ -16,12 +16,10 @@ unchanged extractor, ``--out`` reproduces every text file byte for byte (same na
 """
 from __future__ import annotations
 
-import json
-import multiprocessing
 import os
 import sys
 from collections import Counter, deque
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +32,7 @@ from .naming import sha256_hex
 from .reader import ArchiveError, Progress
 from .textstore import TextStore
 from .warcread import WarcReadError, read_record
+from .worker import extracted_fields, extraction_executor
 
 PAGE = 500
 CHUNK = 8
@@ -70,16 +69,6 @@ def _work(tasks: list) -> list[dict]:
     return [extract_from_warc(task) for task in tasks]
 
 
-class _InlineExecutor(Executor):
-    def submit(self, fn, /, *args, **kwargs) -> Future:
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
-            future.set_exception(exc)
-        return future
-
-
 # -- main side ----------------------------------------------------------------------------
 
 class KeepSchedule:
@@ -109,22 +98,13 @@ class ReextractStats:
 
 
 def version_fields(row: dict, extracted: dict, warc_file: str | None, reason: str | None = None) -> dict:
-    """Catalog fields of a re-extracted version: capture fields from ``row``, the rest as the
-    crawl's pipeline derives them from the extraction (``crawler/pipelines.py``)."""
-    published, published_source = extracted.get("published"), extracted.get("published_source")
-    if not published and row.get("published_source") == "feed":
-        published, published_source = row.get("published"), "feed"
+    """Catalog fields of a re-extracted version: capture fields from ``row``, the rest from
+    the extraction exactly as the crawl derives them (``archive.worker.extracted_fields``)."""
+    feed_date = row.get("published") if row.get("published_source") == "feed" else None
     fields = {
+        **extracted_fields(extracted, feed_published=feed_date),
         "url": row["url"],
         "canonical_url": row.get("canonical_url"),
-        "title": extracted.get("title"),
-        "authors": "; ".join(extracted.get("authors") or []),
-        "published": published,
-        "published_source": published_source,
-        "modified": extracted.get("modified"),
-        "modified_source": extracted.get("modified_source"),
-        "language": extracted.get("language"),
-        "section": extracted.get("section"),
         "fetched_at": row["fetched_at"],
         "http_status": row.get("http_status"),
         "etag": row.get("etag"),
@@ -134,7 +114,6 @@ def version_fields(row: dict, extracted: dict, warc_file: str | None, reason: st
         "warc_record_id": row.get("warc_record_id"),
         "payload_digest": row.get("payload_digest"),
         "discovered_via": row.get("discovered_via"),
-        "links": json.dumps(extracted.get("links") or []),
     }
     if reason:
         fields["reason"] = reason
@@ -177,12 +156,6 @@ def _ordered(executor: Executor, rows: Iterator[dict], task_of: Callable[[dict],
         pending.append((batch, executor.submit(_work, [task_of(r) for r in batch])))
     while pending:
         yield from drain_one()
-
-
-def _executor(workers: int) -> Executor:
-    if workers <= 0:
-        return _InlineExecutor()
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 def _task_for(archive_dir: Path):
@@ -255,7 +228,7 @@ def _to_out(archive_dir: Path, source: Catalog, out_dir: Path, workers: int, out
         max_seq = source.max_seq()
         stats.total = source.count_version_rows(max_seq=max_seq, outlet=outlet)
         progress = Progress("reextract", stats.total, stream=progress_stream)
-        executor = _executor(workers)
+        executor = extraction_executor(workers)
         try:
             rows = _pages(source, max_seq, False, outlet)
             for row, result in _ordered(executor, rows, _task_for(archive_dir), max(2, 3 * workers)):
@@ -315,7 +288,7 @@ def _in_place(archive_dir: Path, catalog: Catalog, dry_run: bool, workers: int, 
         max_seq = catalog.max_seq()
         stats.total = catalog.count_version_rows(max_seq=max_seq, latest_only=True, outlet=outlet)
         progress = Progress("reextract", stats.total, stream=progress_stream)
-        executor = _executor(workers)
+        executor = extraction_executor(workers)
         try:
             rows = _pages(catalog, max_seq, True, outlet)
             for row, result in _ordered(executor, rows, _task_for(archive_dir), max(2, 3 * workers)):

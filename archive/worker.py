@@ -5,13 +5,56 @@ byte the same, when text is re-extracted from WARC records.
 """
 from __future__ import annotations
 
-from .extract import decode_html, extract_article
+import json
+import multiprocessing
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+
 from .textstore import render_text
+
+
+class InlineExecutor(Executor):
+    """Runs each call at once in this process (0 workers: debugging, tiny runs)."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed to the caller through the future
+            future.set_exception(exc)
+        return future
+
+
+def extraction_executor(workers: int) -> Executor:
+    """Worker processes for extraction (``spawn``: safe beside threads and a running reactor)."""
+    if workers <= 0:
+        return InlineExecutor()
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 def extract_for_archive(body: bytes, content_type: str | None, url: str) -> dict:
     """Decode and clean one page: ``{"text": <file bytes>, **article metadata}``."""
+    from .extract import decode_html, extract_article  # loaded by the worker processes only
+
     html = decode_html(body, content_type)
     article = extract_article(html, url)
     text = render_text(article.title, article.body) if article.body.strip() else b""
     return {"text": text, **article.as_dict()}
+
+
+def extracted_fields(extracted: dict, feed_published: str | None = None) -> dict:
+    """Catalog version fields that come from the extraction (the crawl and re-extraction
+    both use this, so their rows agree). The feed's date stands in for a page without one."""
+    published, published_source = extracted.get("published"), extracted.get("published_source")
+    if not published and feed_published:
+        published, published_source = feed_published, "feed"
+    return {
+        "title": extracted.get("title"),
+        "authors": "; ".join(extracted.get("authors") or []),
+        "published": published,
+        "published_source": published_source,
+        "modified": extracted.get("modified"),
+        "modified_source": extracted.get("modified_source"),
+        "language": extracted.get("language"),
+        "section": extracted.get("section"),
+        "links": json.dumps(extracted.get("links") or []),
+    }

@@ -52,7 +52,7 @@ def _tour(archive: Path) -> None:
     print(f"\nThe archive is in {archive}")
     print(f"  warc/          {len(warcs)} WARC file(s), {sum(p.stat().st_size for p in warcs):,} bytes: every HTTP exchange")
     print(f"  text/          {len(texts)} cleaned article texts named NNN_<sha256[:16]>.txt")
-    print(f"  catalog.sqlite one row per article and per version")
+    print("  catalog.sqlite one row per article and per version")
     print(f"  manifest.csv   {len(manifest)} rows: file -> url, outlet, version, sha256, warc_file, warc_offset ...")
     if texts:
         first = texts[0].read_text(encoding="utf-8")

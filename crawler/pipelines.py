@@ -1,11 +1,9 @@
 """Item pipeline: article responses -> extracted text -> versioned file + catalog row."""
 from __future__ import annotations
 
-import json
 import logging
-import multiprocessing
 import os
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 
 from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
@@ -15,22 +13,10 @@ from archive.catalog import Catalog, catalog_url_for
 from archive.recheck import RecheckPolicy
 from archive.textstore import TextStore
 from archive.urls import canonicalize_url
-from archive.worker import extract_for_archive
+from archive.worker import extract_for_archive, extracted_fields, extraction_executor
 from crawler.spiders.news import stat_key
 
 logger = logging.getLogger(__name__)
-
-
-class InlineExecutor(Executor):
-    """Runs each call at once in this process (EXTRACT_WORKERS = 0: debugging, tiny runs)."""
-
-    def submit(self, fn, /, *args, **kwargs) -> Future:
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # handed to the caller through the future
-            future.set_exception(exc)
-        return future
 
 
 def deferred_from_future(future: Future) -> defer.Deferred:
@@ -75,10 +61,7 @@ class ArchivePipeline:
         return cls(crawler, catalog, store, workers)
 
     def open_spider(self) -> None:
-        if self.workers > 0:
-            self.executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
-        else:
-            self.executor = InlineExecutor()
+        self.executor = extraction_executor(self.workers)
         outlets = self.crawler.spider.outlets
         self.policies = {name: RecheckPolicy(o.recheck_intervals, o.recheck_stop_after) for name, o in outlets.items()}
 
@@ -168,20 +151,10 @@ class ArchivePipeline:
     @staticmethod
     def _version_fields(item: dict, extracted: dict) -> dict:
         warc = item.get("warc") or {}
-        published, published_source = extracted.get("published"), extracted.get("published_source")
-        if not published and item.get("announced"):
-            published, published_source = item["announced"], "feed"
         return {
+            **extracted_fields(extracted, feed_published=item.get("announced")),
             "url": item["url"],
             "canonical_url": item["article_url"],
-            "title": extracted.get("title"),
-            "authors": "; ".join(extracted.get("authors") or []),
-            "published": published,
-            "published_source": published_source,
-            "modified": extracted.get("modified"),
-            "modified_source": extracted.get("modified_source"),
-            "language": extracted.get("language"),
-            "section": extracted.get("section"),
             "fetched_at": item["fetched_at"],
             "http_status": item["status"],
             "etag": item.get("etag"),
@@ -191,7 +164,6 @@ class ArchivePipeline:
             "warc_record_id": warc.get("record_id"),
             "payload_digest": warc.get("payload_digest"),
             "discovered_via": item.get("via"),
-            "links": json.dumps(extracted.get("links") or []),
         }
 
 
