@@ -24,7 +24,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["Block", "PageContext", "clean_blocks", "text_key"]
+__all__ = ["Block", "PageContext", "classify_blocks", "clean_blocks", "index_anchors",
+           "link_coverage", "text_key", "title_keys"]
 
 
 @dataclass
@@ -41,6 +42,7 @@ class PageContext:
 
     titles: set[str] = field(default_factory=set)  # text_key()s of headline candidates
     anchors: dict[str, list[str]] = field(default_factory=dict)  # index_anchors() of <a> text keys
+    anchor_keys: set[str] = field(default_factory=set)  # the <a> text keys themselves
     descriptions: set[str] = field(default_factory=set)  # text_key()s of meta descriptions
     urls: set[str] = field(default_factory=set)  # the page's own URLs (as given, canonical)
 
@@ -103,7 +105,7 @@ _TEASER_HEADING = _rx(
     r"(?:recent|latest|other|similar|more|featured|suggested|sponsored|partner|popular) (?:stories|posts|articles|news|videos|content|reads|links)",
     r"what to read next", r"up next", r"next (?:story|article|up)", r"in (?:other|case you missed(?: it)?) news",
     r"in case you missed it", r"around the web", r"from (?:the web|our partners|around the web)", r"promoted (?:stories|links|content)",
-    r"keep reading", r"continue reading", r"(?:also|more) on \S+", r"latest(?: news| stories| videos)?", r"tags?", r"topics?",
+    r"keep reading", r"continue reading", r"explore (?:further|more)", r"(?:also|more) on \S+", r"latest(?: news| stories| videos)?", r"tags?", r"topics?",
     # other languages
     r"leggi anche", r"potrebbe interessarti", r"articoli correlati", r"leia (?:também|mais)", r"veja (?:também|mais)",
     r"saiba mais", r"notícias relacionadas", r"lesen sie (?:auch|mehr)", r"mehr zum thema", r"das könnte sie (?:auch )?interessieren",
@@ -122,12 +124,13 @@ _ALSO_ON = re.compile(r"^also on [\w.-]+\.[a-z]{2,}\b", re.I)
 
 # -- calls to action: newsletter, subscription, app, follow/share ---------------------
 _CTA = _rx(
-    r"\b(?:our|free|daily|weekly|morning|evening|email|e-mail|the|this) (?:[\w-]+ ){0,3}newsletters?\b",
-    r"^newsletters?\b", r"\bnewsletters?\b.{0,60}\b(?:sign|subscri|inbox|deliver|free|email)",
+    r"\b(?:our|free|daily|weekly|morning|evening|email|e-mail) (?:[\w-]+ ){0,3}newsletters?\b",
+    r"^newsletters?\b", r"\bnewsletters?\b.{0,40}\b(?:sign up|subscribe|inbox)",
     r"\byour (?:inbox|mailbox)\b", r"^(?:sign up|subscribe|register|join)\b", r"^(?:[\w'’-]+ ){0,3}newsletters?$",
     r"\ban error (?:has )?occurred\b", r"\bplease try again later\b", r"\bthis article has been sent to\b",
     r"\b(?:email|e-mail|send) this (?:article|story|page)\b",
-    r"\bsign up (?:for|to) (?:our|the|a|free)\b", r"\bsubscribe (?:to (?:our|the|this)|now|today|here|for (?:free|just|only|\$))",
+    r"\bsign up (?:for|to) our\b",
+    r"\bsign up (?:for|to) (?:the|a|free|this) (?:[\w-]+ ){0,3}(?:newsletters?|e-?mails?|alerts?|updates|briefings?|digest)\b", r"\bsubscribe (?:to (?:our|the|this)|now|today|here|for (?:free|just|only|\$))",
     r"\bsubscribers? agree\b", r"\bunsubscribe\b", r"thanks? (?:you )?for (?:signing up|subscribing|registering)",
     r"\benter your e-?mail\b", r"\byour e-?mail address\b", r"\berror processing your subscription\b",
     r"\b(?:read|see|view|agree to) (?:our|the) privacy (?:policy|notice)\b", r"^privacy (?:policy|notice)\b",
@@ -145,21 +148,22 @@ _CTA = _rx(
 _SHARE_LINE = re.compile(r"^(?:share|tweet|email|pin|post) (?:this|on|via|to)\b", re.I)
 _APPEAL = _rx(
     r"\bsupport (?:us|our|the|independent|quality|free)\b", r"^support\b", r"\bdonat(?:e|es|ed|ion|ions|ing)\b",
-    r"\bcontribut(?:e|ion|ions|ing)\b.{0,60}\b(?:\$|€|£|monthly|journalism|today|us)\b", r"\$\s?\d+(?:\.\d\d)?\b.{0,40}\b(?:month|monthly|once)\b",
+    r"\bcontribut(?:e|ion|ions|ing)\b.{0,60}(?:[$€£]|\b(?:monthly|journalism|today|us)\b)",
+    r"\b(?:support|contribut|donat|give|chip in)\w*\b.{0,80}[$€£]\s?\d", r"[$€£]\s?\d.{0,60}\b(?:support|contribut|donat)",
     r"\bbecome a (?:member|patron|supporter|subscriber|friend)\b", r"\bsmall favou?r to ask\b", r"\bdear readers?\b",
-    r"\b(?:a )?message from (?:the )?[\w ]{2,40}[:!]?$", r"\bindependent journalism\b", r"\bad-?free\b", r"\bpaywall\b",
-    r"\bremind me later\b", r"\bnot ready to (?:support|donate|give)\b", r"\bpay(?:ment|ment)? methods?\b", r"\bpaiment\b",
+    r"\b(?:a )?message from (?:the )?[\w ]{2,40}[:!]?$", r"\bindependent journalism\b", r"\bpaywall\b",
+    r"\bremind me later\b", r"\bneed your (?:help|support)\b", r"\bnot ready to (?:support|donate|give)\b", r"\bpayment methods?\b", r"\bpaiment\b",
     r"\bmake a (?:one-time |monthly )?(?:gift|donation|contribution)\b", r"\bkeep (?:our|this) journalism\b",
     r"\bподдержите\b", r"\bпожертвова", r"\bunterstützen sie\b", r"\bsoutenez\b", r"\bapoie\b", r"\bapoya\b",
 )
-# opening lines of an appeal box: from there to the end of the text is the box
-_APPEAL_START = _rx(
-    r"^(?:a )?message from\b", r"^dear (?:readers?|friends?|subscribers?)\b", r"\bsmall favou?r to ask\b",
-    r"^(?:please )?support (?:us|our|the|independent)\b", r"^before you (?:go|continue|leave)\b",
-    r"^if you (?:value|appreciate|enjoy|like|believe)\b.{0,80}\b(?:support|journalism|donat|contribut|subscri)",
-    r"^enjoying (?:ad-free )?(?:content|this article|our journalism)\b", r"^(?:we|our journalism) need[s]? your (?:help|support)\b",
-    r"^(?:why|how) (?:you can )?support\b", r"^(?:уважаемые|дорогие) читатели",
-)
+# opening lines of an appeal box: from there to the end of the text is the box (matched
+# at the start of a block, hence re.match)
+_APPEAL_START = re.compile(
+    r"\W*(?:(?:a )?message from\b|dear (?:readers?|friends?|subscribers?)\b|.{0,40}\bsmall favou?r to ask\b|"
+    r"(?:please )?support (?:us|our|the|independent)\b|before you (?:go|continue|leave)\b|"
+    r"if you (?:value|appreciate|enjoy|like|believe)\b.{0,80}\b(?:support|journalism|donat|contribut|subscri)|"
+    r"enjoying (?:ad-free )?(?:content|this article|our journalism)\b|(?:we|our journalism) need[s]? your (?:help|support)\b|"
+    r"(?:why|how) (?:you can )?support\b|(?:уважаемые|дорогие) читатели)", re.I | re.UNICODE)
 
 # -- the whole block is layout text (buttons, labels) ---------------------------------
 _LAYOUT_WORDS = {
@@ -179,7 +183,8 @@ _LAYOUT_WORDS = {
     "report", "report an error", "preview", "updated", "published", "opinion", "analysis", "breaking", "live",
     "breaking news", "exclusive", "watch now", "listen now", "download", "newsletter", "newsletters", "related",
     "tags", "topics", "categories", "category", "filed under", "source", "sources", "credits", "all", "more stories",
-    "paiment methods", "payment methods", "not ready to support today", "thank you", "thanks", "sorry",
+    "paiment methods", "payment methods", "media playback is unsupported on your device",
+    "your browser does not support the video tag", "this video is not available", "javascript is disabled", "not ready to support today", "thank you", "thanks", "sorry",
     "leggi anche", "weiterlesen", "mehr", "lire la suite", "leer más", "leia mais", "читать далее", "далее", "подробнее",
     "ещё", "еще", "поделиться", "閉じる", "もっと見る", "더보기", "更多", "阅读全文",
 }
@@ -218,22 +223,27 @@ _DATE_WORDS = re.compile(
 _BYLINE = re.compile(
     r"^(?:(?:written|reported|posted|edited|words|text|story|photos?|interview|compiled|published|updated)\s+)?"
     r"(?:by|von|par|por|di|door|автор|текст)\s*:?\s+\S", re.I | re.UNICODE)
+_CREDITS_LINE = re.compile(r"^(?:additional )?(?:reporting|writing|editing|research|compiled|translated|produced)"
+                           r"(?: and \w+)? by\b", re.I)
 _BYLINE_LABEL = re.compile(
     r"\b(?:(?:published|publicado|publicada|posted|updated|atualizado|written|pubblicato|veröffentlicht|publié)\s*(?:by|por|von|par|da|on|em|:)|"
     r"(?:author|autor|autore|auteur|автор|categor\w*|tags?|filed under|schlagworte)\s*:)", re.I)
 _CREDIT = re.compile(
     r"^(?:\(?(?:photo|image|picture|pic|illustration|foto|fotó|imagen|immagine|bild|фото|credits?|source|"
-    r"quelle|fonte|fuente|getty|afp|reuters|ap|epa|shutterstock|istock)s?\b(?:\s+credits?)?\s*(?::|by|via|courtesy|©|/|\||-|–)|©|\(c\)\s|copyright\b)",
+    r"quelle|fonte|fuente|getty|afp|reuters|ap|epa|shutterstock|istock|courtesy)s?\b(?:\s+credits?)?\s*(?::|by|via|courtesy|©|/|\||-|–)|©|\(c\)\s|copyright\b)",
     re.I | re.UNICODE)
+_AGENCIES = (r"getty images|afp|reuters|ap|ap photo|epa|epa-efe|shutterstock|istock|istockphoto|pexels|pixabay|unsplash|"
+             r"tass|ria novosti|sputnik|wikimedia commons|flickr|alamy|bloomberg|xinhua|ansa|dpa|efe|anadolu|"
+             r"press association|pa|pa images|pa wire|zuma|zuma press|sipa|imago|picture alliance|nurphoto")
 _CREDIT_ONLY = re.compile(
-    r"^[\w .'’&-]{0,60}\s*(?:/|\||via|for|-|–)\s*(?:getty images|afp|reuters|ap|ap photo|epa|shutterstock|istock|pexels|pixabay|"
-    r"unsplash|tass|ria novosti|sputnik|wikimedia commons|flickr|alamy|bloomberg|xinhua|ansa|dpa|efe|anadolu)(?: via getty images)?\.?$"
-    r"|^(?:getty images|afp|reuters|ap|shutterstock|istock|pexels|pixabay|unsplash)(?:\s*/\s*[\w .'’-]{1,40})?\.?$",
+    rf"^(?:[\w'’&-]+(?: [\w'’&-]+){{0,3}}\s*(?:/|\||via|for|-|–)\s*)?(?:{_AGENCIES})(?: (?:via|/) getty images)?\.?$"
+    rf"|^(?:{_AGENCIES})\s*/\s*[\w'’-]+(?: [\w'’-]+){{0,3}}\.?$",
     re.I | re.UNICODE)
 _COPYRIGHT = re.compile(r"^(?:copyright\b|©|\(c\)\s)|\ball rights reserved\b|\btous droits réservés\b|\bвсе права защищены\b|"
                         r"\btodos los derechos reservados\b|\balle rechte vorbehalten\b", re.I | re.UNICODE)
 _SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)+$")
 _DIGIT = re.compile(r"\d")
+_GLUED = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])")
 _DATE_LABEL = re.compile(
     r"^\W*(?:last )?(?:updated|published|posted|modified|publicado|atualizado|actualizado|pubblicato|aggiornato|"
     r"veröffentlicht|aktualisiert|publié|mis à jour|опубликовано|обновлено)\b", re.I)
@@ -271,6 +281,19 @@ def link_coverage(key: str, anchors: dict[str, list[str]]) -> float:
     return min(1.0, covered / end)
 
 
+def _is_link_only(key: str, ctx: PageContext) -> bool:
+    """Whether (at least 80% of) the block is the text of the page's links."""
+    if not key:
+        return False
+    if key in ctx.anchor_keys:
+        return True
+    # a covering run of links starts at the first or second word ("Related: <link>")
+    first, _, rest = key.partition(" ")
+    if first not in ctx.anchors and rest.partition(" ")[0] not in ctx.anchors:
+        return False
+    return link_coverage(key, ctx.anchors) >= 0.8
+
+
 def index_anchors(keys) -> dict[str, list[str]]:
     """Link-text keys grouped by first word (the form :func:`link_coverage` wants)."""
     index: dict[str, list[str]] = {}
@@ -280,10 +303,22 @@ def index_anchors(keys) -> dict[str, list[str]]:
     return index
 
 
+_NAME_PARTICLES = frozenset(("and", "und", "et", "y", "e", "и", "de", "da", "das", "do", "dos", "van", "von", "der",
+                             "den", "di", "del", "della", "la", "le", "du", "bin", "al", "el", "ten", "ter", "in"))
+
+
+def _names_only(text: str) -> bool:
+    """Whether what follows "By" reads as names: no lowercase words but name particles."""
+    tokens = _WORD.findall(text)[1:]
+    lower = [t for t in tokens if t[0].islower() and t not in _NAME_PARTICLES]
+    return bool(tokens) and not lower
+
+
 def _is_date_or_byline(text: str, words: int) -> bool:
     """A line that only says who wrote the article and when."""
     if words > 25:
         return False
+    text = _GLUED.sub(" ", text)  # "Associated PressUpdated: ..." (two elements without a space)
     byline = _BYLINE.match(text) is not None
     digits = _DIGIT.search(text) is not None
     strong = (byline or digits) and (_STRONG_DATE.search(text) is not None or (digits and _DATE_LABEL.match(text) is not None))
@@ -293,8 +328,8 @@ def _is_date_or_byline(text: str, words: int) -> bool:
     rest = _DATE_WORDS.sub(" ", _DATE_TOKEN.sub(" ", text))
     if strong and dates and len(_WORD.findall(rest)) <= 1:
         return True  # "Updated: Nov. 19, 2019 5:06 PM"
-    if byline and words <= 12 and not _ENDS_SENTENCE.search(text.rstrip(" .")):
-        return True  # "By Jane Doe and John Roe"
+    if byline and words <= 12 and not _ENDS_SENTENCE.search(text.rstrip(" .")) and _names_only(text):
+        return True  # "By Jane Doe and John Roe" (not "Por qué sube el precio del gas")
     if byline and strong and words <= 20:
         return True  # "By Jane Doe | Published 18 November 2019"
     if strong and words <= 20 and _BYLINE_LABEL.search(text):
@@ -326,6 +361,8 @@ def _drop_reason(block: Block, key: str, core: str, words: int, ctx: PageContext
         return "appeal"
     if block.kind != "row" and _is_date_or_byline(text, words):
         return "byline"
+    if _CREDITS_LINE.match(text):
+        return "byline"  # "Reporting by A; Editing by B"
     if words <= 15 and (_CREDIT.match(text) or _CREDIT_ONLY.match(text)):
         return "credit"
     if "@" in text and words <= 30 and _EMAIL.search(text) and (words <= 6 or _CONTACT.search(text)):
@@ -339,7 +376,7 @@ _CTA_HINTS = ("error", "try again", "sent to", "this article", "this story", "ne
               "tap here", "follow", "twitter", "facebook", "instagram", "@", "share", "like this", "comment", "reprint",
               "print", "commercial", "personal use", "available on", "tip", "contact", "reach", "подпис", "рассылк",
               "inscreva", "abonn", "suscr", "iscriv", "find us")
-_APPEAL_HINTS = ("support", "donat", "contribut", "$", "member", "patron", "subscriber", "favo", "dear", "message from",
+_APPEAL_HINTS = ("need your", "support", "donat", "contribut", "$", "member", "patron", "subscriber", "favo", "dear", "message from",
                  "journalism", "ad-free", "ad free", "paywall", "remind me", "not ready", "payment", "paiment", "gift",
                  "поддерж", "пожертв", "unterstütz", "souten", "apoie", "apoya")
 _COPYRIGHT_HINTS = ("copyright", "©", "(c)", "rights reserved", "droits", "права", "derechos", "rechte")
@@ -380,13 +417,12 @@ def classify_blocks(blocks: list[Block], ctx: PageContext) -> list[str | None]:
             block.text = _TWEET_SUFFIX.sub("", block.text)
     n = len(blocks)
     texts = [b.text for b in blocks]
-    keys = [text_key(t) for t in texts]
+    words = [_words(t) for t in texts]
+    # long paragraphs are never headlines, links or labels: a cheap key is enough for them
+    keys = [text_key(t) if w <= 80 else t.casefold() for t, w in zip(texts, words)]
     cores = [text_key(_LIST_MARKER.sub("", t)) if b.kind == "item" or t[:1] in "-–—•*·▪►>|" or t[:1].isdigit() else k
              for b, t, k in zip(blocks, texts, keys)]
-    words = [_words(t) for t in texts]
-    cover = [link_coverage(cores[i], ctx.anchors) if words[i] <= 80 and not _URL_LIKE.match(texts[i]) else 0.0
-             for i in range(n)]
-    is_link = [c >= 0.8 for c in cover]
+    is_link = [words[i] <= 80 and _is_link_only(cores[i], ctx) and not _URL_LIKE.match(texts[i]) for i in range(n)]
     drop: list[str | None] = [None] * n
 
     # 1. single blocks
@@ -412,13 +448,20 @@ def classify_blocks(blocks: list[Block], ctx: PageContext) -> list[str | None]:
             drop[i] = drop[i] or "link-line"
         i = j + 1
 
-    # 3. the standfirst: a heading at the top that repeats the meta description
-    for i in range(min(n, 4)):
+    # 3. the standfirst: a heading at the top that repeats the meta description, or a
+    #    top block that the body repeats (the lead printed as a teaser, then as text)
+    seen_top = 0
+    for i in range(n):
         if drop[i]:
             continue
-        if blocks[i].kind == "head" and keys[i] in ctx.descriptions:
+        if seen_top == 0 and blocks[i].kind == "head" and keys[i] in ctx.descriptions:
             drop[i] = "standfirst"
-        break
+        elif words[i] >= 8 and blocks[i].kind in ("p", "head") and any(
+                keys[i] in keys[k] for k in range(i + 1, min(n, i + 6)) if not drop[k]):
+            drop[i] = "standfirst"
+        seen_top += 1
+        if seen_top >= 3:
+            break
 
     # 4. teaser sections: a "Related" / "Read more" / "Recent stories" heading, and the
     #    short or linked blocks that follow it
@@ -432,12 +475,25 @@ def classify_blocks(blocks: list[Block], ctx: PageContext) -> list[str | None]:
                 else:
                     break
 
-    # 5. appeal box (donation / membership): from its opening line to the end, when the
-    #    box really is one (more appeal phrases follow within a few blocks)
+    # 5. appeal boxes (donation / membership) when the box really is one (two appeal
+    #    phrases at least). At the top: the short blocks before the headline or the first
+    #    real paragraph; further down: from the box's opening line to the end.
+    def appeal(k: int) -> bool:
+        return words[k] <= 80 and (drop[k] in ("appeal", "cta") or _is_appeal(texts[k].casefold()))
+
+    start = 0
+    while start < n and drop[start] == "layout":
+        start += 1
+    if start < n and words[start] <= 60 and (_APPEAL_START.match(texts[start]) or appeal(start)):
+        end = start
+        while end + 1 < n and drop[end + 1] != "headline" and (words[end + 1] <= 25 or appeal(end + 1)):
+            end += 1
+        if sum(1 for k in range(start, end + 1) if appeal(k)) >= 2:
+            for k in range(start, end + 1):
+                drop[k] = drop[k] or "appeal-box"
     for i in range(n // 3, n):
-        if words[i] <= 60 and _APPEAL_START.search(texts[i]):
-            hits = sum(1 for k in range(i, min(n, i + 12))
-                       if words[k] <= 80 and (drop[k] in ("appeal", "cta", "layout") or _is_appeal(texts[k].casefold())))
+        if words[i] <= 60 and _APPEAL_START.match(texts[i]):
+            hits = sum(1 for k in range(i, min(n, i + 12)) if drop[k] == "layout" or appeal(k))
             if hits >= 2:
                 for k in range(i, n):
                     drop[k] = drop[k] or "appeal-box"

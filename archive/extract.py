@@ -1,28 +1,45 @@
 """Article extraction: cleaned body text and metadata from one HTML page.
 
 Public functions (stable interface; the pipeline and ``evaluate.py`` call these):
-- :func:`decode_html` bytes + Content-Type -> str
+- :func:`decode_html` bytes + Content-Type -> str (:mod:`archive.encoding`)
 - :func:`article_body` ``(html, url) -> str``: the body exactly as the text file holds it
-  after the headline: paragraphs separated by one blank line.
+  after the headline: paragraphs separated by one blank line, whitespace inside a
+  paragraph collapsed to single spaces, no headline.
 - :func:`extract_article` -> :class:`Article` (headline, body and metadata).
+
+How the body is found (the page is parsed once; every step reads that one tree):
+
+1. trafilatura's main extractor in its fast mode (no readability/jusText comparison:
+   on news pages it is both faster and more precise than its default cascade);
+2. repairs from the page structure: an article body split into several same-class
+   containers (ads between the chunks) is put back together; photo captions, which
+   trafilatura always drops, are put back where they stand between the headline and
+   the last paragraph;
+3. precision filters (:mod:`archive.boilerplate`): the headline printed again, the
+   standfirst, bylines and dates, link-only teasers and "Related" sections (the page's
+   own ``<a>`` texts tell which lines are links), newsletter / share / follow boxes,
+   donation appeals, credits, copyright lines, widget labels;
+4. when what is left is a menu (mostly one-to-five-word lines), trafilatura's full
+   cascade is run instead.
+
+Metadata comes from :mod:`archive.metadata` (JSON-LD, then meta tags, then the URL).
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import asdict, dataclass, field
+from urllib.parse import urljoin, urlsplit
 
 import trafilatura
+from trafilatura.settings import Extractor
 from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
 
 from .boilerplate import Block, PageContext, clean_blocks, index_anchors, text_key, title_keys
 from .encoding import decode_html
+from .metadata import extract_metadata, guess_language
 
 __all__ = ["Article", "article_body", "decode_html", "extract_article"]
-
-_DEV_NO_FILTER = bool(os.environ.get("NEWSARCHIVE_NO_FILTER"))
-
 
 @dataclass
 class Article:
@@ -69,31 +86,49 @@ def _blocks(body) -> list[Block]:
 
 
 def _page_context(tree, url: str | None = None) -> PageContext:
+    """What the boilerplate filters need to know about the page (one pass over its head)."""
     titles = [tree.findtext(".//title")]
-    titles += tree.xpath('//meta[@property="og:title" or @name="og:title" or @name="twitter:title"'
-                         ' or @property="twitter:title"]/@content')
+    descriptions: list[str] = []
+    urls: set[str] = {url.rstrip("/")} if url else set()
+    for el in tree.iter("meta", "link"):
+        if el.tag == "link":
+            if (el.get("rel") or "").lower() == "canonical" and (el.get("href") or "").strip():
+                urls.add(el.get("href").strip().rstrip("/"))
+            continue
+        name = (el.get("property") or el.get("name") or "").lower()
+        content = el.get("content")
+        if not content or not name:
+            continue
+        if name in ("og:title", "twitter:title"):
+            titles.append(content)
+        elif name in ("description", "og:description", "twitter:description"):
+            descriptions.append(content)
+        elif name == "og:url" and content.strip():
+            urls.add(content.strip().rstrip("/"))
     h1 = next(tree.iter("h1"), None)
     if h1 is not None:
         titles.append(h1.text_content())
     # all link texts at once: one regex pass over the joined texts instead of one per link
     joined = "\n".join(a.text_content() for a in tree.iter("a")).casefold()
-    anchors = index_anchors(set(x.strip() for x in _ANCHOR_KEY.sub(" ", joined).split("\n")))
-    descriptions = tree.xpath('//meta[@name="description" or @property="og:description" or @name="og:description"'
-                              ' or @name="twitter:description"]/@content')
-    urls = set(u.strip().rstrip("/") for u in tree.xpath('//link[@rel="canonical"]/@href'
-                                                         ' | //meta[@property="og:url"]/@content') if u.strip())
-    if url:
-        urls.add(url.rstrip("/"))
-    return PageContext(titles=title_keys(_norm(t) for t in titles if t), anchors=anchors,
-                       descriptions={text_key(d) for d in descriptions if d.strip()}, urls=urls)
+    anchor_keys = {x.strip() for x in _ANCHOR_KEY.sub(" ", joined).split("\n")}
+    anchor_keys.discard("")
+    return PageContext(titles=title_keys(_norm(t) for t in titles if t), anchors=index_anchors(anchor_keys),
+                       anchor_keys=anchor_keys, descriptions={text_key(d) for d in descriptions if d.strip()},
+                       urls=urls)
 
 
 _ANCHOR_KEY = re.compile(r"[^\w\n]+")
 
 
-def _trafilatura_blocks(tree, url: str | None, fast: bool = True) -> list[Block]:
+# trafilatura's options, built once (building them reads its config: ~0.5 ms a page).
+# No comments, tables kept, no links (they change what the extractor keeps), no metadata
+# (ours is in archive.metadata); ``fast`` skips its readability/jusText comparisons.
+_OPTIONS = {fast: Extractor(output_format="python", fast=fast, comments=False, tables=True) for fast in (True, False)}
+
+
+def _trafilatura_blocks(tree, fast: bool = True) -> list[Block]:
     """trafilatura's main extractor (it works on a copy: ``tree`` stays intact)."""
-    document = trafilatura.bare_extraction(tree, url=url, fast=fast, include_comments=False, include_tables=True)
+    document = trafilatura.bare_extraction(tree, options=_OPTIONS[fast])
     return _blocks(document.body) if document is not None else []
 
 
@@ -104,11 +139,19 @@ _NOT_CONTENT_CLASS = re.compile(r"related|comment|footer|sidebar|\bnav|menu|prom
 _SPLIT_MAX_SIBLINGS = 4
 
 
-def _paragraph_index(tree) -> list[tuple[object, str]]:
-    return [(p, text_key(p.text_content())) for p in tree.iter("p")]
+class _Index:
+    """The page's paragraphs and caption candidates, in document order (one pass)."""
+
+    __slots__ = ("sequence", "paragraphs")
+
+    def __init__(self, tree) -> None:
+        # (element, normalised text of a <p> / None) for <p>, <h1>, <figcaption>, <figure>
+        self.sequence = [(el, _norm(el.text_content()) if el.tag == "p" else None)
+                         for el in tree.iter("p", "h1", "figcaption", "figure")]
+        self.paragraphs = [(el, text) for el, text in self.sequence if text is not None]
 
 
-def _merge_split_body(tree, blocks: list[Block], paragraphs) -> list[Block]:
+def _merge_split_body(tree, blocks: list[Block], index: _Index) -> list[Block]:
     """Add the rest of an article whose body is split into sibling containers.
 
     Templates that interleave ads or embeds with the text put the body into several
@@ -117,7 +160,8 @@ def _merge_split_body(tree, blocks: list[Block], paragraphs) -> list[Block]:
     paragraphs it kept sit in such a container, the same-class containers nearby that
     hold real text (several paragraphs, few links) are added in document order.
     """
-    keys = [text_key(b.text) for b in blocks]
+    paragraphs = index.paragraphs
+    keys = [b.text for b in blocks]
     keyset = set(keys)
     hits: dict = {}
     for p, key in paragraphs:
@@ -148,7 +192,7 @@ def _merge_split_body(tree, blocks: list[Block], paragraphs) -> list[Block]:
         new = []
         for el in other.iter("p", "h2", "h3", "h4"):
             text = _norm(el.text_content())
-            if text and text_key(text) not in keyset:
+            if text and text not in keyset:
                 new.append(Block(text, "head" if el.tag != "p" else "p"))
         words = sum(len(b.text.split()) for b in new if b.kind == "p")
         link_chars = sum(len(a.text_content()) for a in other.iter("a"))
@@ -176,6 +220,73 @@ def _precedes(a, b) -> bool:
     return common.index(child_a) < common.index(child_b)
 
 
+# accessibility labels and gallery counters in front of caption texts
+_CAPTION_LABEL = re.compile(r"^(?:(?:image|media|photo|video) caption:?\s*|caption:\s*|\d+\s*(?:of|/)\s*\d+\s*)", re.I)
+_NOT_ARTICLE_ANCESTORS = frozenset(("nav", "aside", "footer", "form", "button", "a"))
+
+
+def _is_caption(el) -> bool:
+    return el.tag == "figcaption" or "caption" in (el.get("class") or "") or el.get("itemprop") == "caption"
+
+
+def _add_captions(blocks: list[Block], index: _Index) -> list[Block]:
+    """Put back the photo captions of the article (the main extractor drops every caption).
+
+    A caption (``<figcaption>``, or an element of class "caption" in a ``<figure>`` or
+    a ``<p class="wp-caption-text">``) belongs to the article when it stands between the
+    headline (or the first paragraph of the body) and the last paragraph of the body,
+    outside navigation, asides, links and teaser boxes; it goes before the first body
+    paragraph that follows it.
+    """
+    if not blocks:
+        return blocks
+    texts = {b.text for b in blocks}
+    sequence = index.sequence
+    located = [i for i, (el, text) in enumerate(sequence) if text is not None and text in texts]
+    if not located:
+        return blocks
+    first, last = located[0], located[-1]
+    start = first
+    for i in range(first - 1, -1, -1):
+        if sequence[i][0].tag == "h1":
+            start = i
+            break
+    found: list[tuple[int, str]] = []
+    seen = set(texts)
+    for i in range(start + 1, last):
+        el, text = sequence[i]
+        if el.tag == "figure":
+            if el.find(".//figcaption") is not None:
+                continue
+            candidates = [d for d in el.iterdescendants() if isinstance(d.tag, str) and _is_caption(d)][:1]
+        elif el.tag == "figcaption" or (el.tag == "p" and text not in texts and _is_caption(el)):
+            candidates = [el]
+        else:
+            continue
+        for caption in candidates:
+            if any(a.tag in _NOT_ARTICLE_ANCESTORS or _NOT_CONTENT_CLASS.search(a.get("class") or "")
+                   for a in caption.iterancestors()):
+                continue
+            caption_text = _CAPTION_LABEL.sub("", _norm(caption.text_content()))
+            if (len(caption_text.split()) < 3 or caption_text in seen or any(caption_text in t for t in texts)
+                    or any(caption_text in f or f in caption_text for _, f in found)):
+                continue  # a caption given twice (with and without its credit) counts once
+            seen.add(caption_text)
+            found.append((i, caption_text))
+    if not found:
+        return blocks
+    block_position = {}
+    for i in located:
+        block_position.setdefault(sequence[i][1], i)
+    result: list[Block] = []
+    for block in blocks:
+        position = block_position.get(block.text)
+        while found and position is not None and found[0][0] < position:
+            result.append(Block(found.pop(0)[1], "caption"))
+        result.append(block)
+    return result
+
+
 def _is_dump(blocks: list[Block]) -> bool:
     """Output that is mostly one-or-two-word lines: a menu or archive list, not an article."""
     if len(blocks) < 20:
@@ -184,34 +295,133 @@ def _is_dump(blocks: list[Block]) -> bool:
     return short >= 0.8 * len(blocks)
 
 
-def _body_blocks(tree, url: str | None) -> list[Block]:
-    blocks = _trafilatura_blocks(tree, url)
-    if _DEV_NO_FILTER:
-        return blocks
+def _body_blocks(tree, url: str | None, index: _Index | None = None) -> list[Block]:
+    """The article's blocks: main extractor, split-body merge, captions, boilerplate filters."""
+    blocks = _trafilatura_blocks(tree)
     ctx = _page_context(tree, url)
-    blocks = _merge_split_body(tree, blocks, _paragraph_index(tree))
+    if index is None:
+        index = _Index(tree)
+    blocks = _merge_split_body(tree, blocks, index)
+    blocks = _add_captions(blocks, index)
     kept = clean_blocks(blocks, ctx)
     if _is_dump(kept):
         # the fast extractor fell back to the whole page: run trafilatura's full cascade
         # (its readability and jusText comparisons), kept if it finds an article
-        alternative = clean_blocks(_trafilatura_blocks(tree, url, fast=False), ctx)
+        alternative = clean_blocks(_trafilatura_blocks(tree, fast=False), ctx)
         if alternative and not _is_dump(alternative):
             kept = alternative
     return kept
 
 
+def _parse(html: str | bytes):
+    if isinstance(html, bytes):
+        html = decode_html(html)
+    if not html or not html.strip():
+        return None
+    try:
+        return load_html(html)
+    except (TypeError, ValueError):
+        return None
+
+
 def article_body(html: str, url: str | None = None) -> str:
     """Cleaned article body: paragraphs separated by blank lines, no headline."""
-    tree = load_html(html)
+    tree = _parse(html)
     if tree is None:
         return ""
     return "\n\n".join(b.text for b in _body_blocks(tree, url))
 
 
 def extract_article(html: str, url: str | None = None) -> Article:
-    """Headline, body and metadata of an article page."""
-    tree = load_html(html)
+    """Headline, body and metadata of an article page (a plain function of its inputs)."""
+    tree = _parse(html)
     if tree is None:
         return Article()
-    blocks = _body_blocks(tree, url)
-    return Article(body="\n\n".join(b.text for b in blocks))
+    index = _Index(tree)
+    blocks = _body_blocks(tree, url, index)
+    body = "\n\n".join(b.text for b in blocks)
+    meta = extract_metadata(tree, url)
+    return Article(
+        title=meta.title,
+        body=body,
+        authors=meta.authors,
+        published=meta.published,
+        published_source=meta.published_source,
+        modified=meta.modified,
+        modified_source=meta.modified_source,
+        language=meta.language or guess_language(body),
+        canonical_url=meta.canonical_url,
+        section=meta.section,
+        links=_body_links(tree, blocks, index, _base_url(tree, url or meta.canonical_url)),
+    )
+
+
+# ----------------------------------------------------------------------------- links
+
+_BLOCK_TAGS = frozenset(("p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "td", "th", "dd", "dt",
+                         "figcaption", "pre", "div", "section", "article", "table", "ul", "ol", "main", "body"))
+_OUTSIDE_TAGS = frozenset(("nav", "aside", "footer", "header", "form", "menu"))
+
+
+def _base_url(tree, url: str | None) -> str | None:
+    base = next((h.strip() for h in tree.xpath("//base/@href") if h.strip()), None)
+    return urljoin(url or "", base) if base else url
+
+
+def _body_links(tree, blocks: list[Block], index: _Index, base: str | None) -> list[str]:
+    """Absolute http(s) URLs of the links in the article's part of the page, in order, deduplicated.
+
+    That part is the stretch of the page from the first to the last paragraph of the
+    extracted body, navigation, asides and forms left out (so an inline "Related article"
+    link between two paragraphs counts, the "Recent stories" list after the text does
+    not), plus the links inside any other extracted block.
+    """
+    if not blocks:
+        return []
+    texts = {b.text for b in blocks}
+    located = {el for el, text in index.paragraphs if text in texts}
+    # the links between the first and the last located paragraph (inside it included)
+    in_range: set = set()
+    if located:
+        pending: list = []
+        started = False
+        for el in tree.iter("p", "a"):
+            if el.tag == "a":
+                if started:
+                    pending.append(el)
+            elif el in located:
+                started = True
+                in_range.update(pending)
+                pending = []
+        # after the last located paragraph: only the links inside it
+        in_range.update(a for a in pending if any(p in located for p in a.iterancestors("p")))
+    body = "".join("".join(b.text.split()) for b in blocks)
+    own = (base or "").split("#")[0]
+    in_body: dict = {}
+    links: list[str] = []
+    seen: set[str] = set()
+    for a in tree.iter("a"):
+        href = (a.get("href") or "").strip()
+        if not href or href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
+            continue
+        inside = a in in_range and not any(x.tag in _OUTSIDE_TAGS for x in a.iterancestors())
+        if not inside:
+            block = a.getparent()
+            while block is not None and block.tag not in _BLOCK_TAGS:
+                block = block.getparent()
+            if block is None:
+                continue
+            inside = in_body.get(block)
+            if inside is None:
+                text = "".join(block.text_content().split())
+                inside = len(text) >= 20 and text in body
+                in_body[block] = inside
+            if not inside:
+                continue
+        link = urljoin(base or "", href)
+        if urlsplit(link).scheme not in ("http", "https") or link.split("#")[0] == own:
+            continue
+        if link not in seen:
+            seen.add(link)
+            links.append(link)
+    return links

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import calendar
 import json
-import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterator
@@ -14,9 +14,6 @@ from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 
 from archive.urls import canonicalize_url
-
-logger = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class Listed:
@@ -55,27 +52,40 @@ def is_json_feed(body: bytes, content_type: str) -> bool:
     return "json" in content_type.lower() or body.lstrip()[:1] == b"{"
 
 
-def parse_feed(body: bytes, url: str, content_type: str = "") -> list[Listed]:
-    """Links of a RSS/Atom/RDF or JSON feed, absolutised and canonicalised.
+ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.I)
 
-    Malformed XML is parsed as far as it goes; a feed with no entries raises ListingError.
+
+def parse_feed(body: bytes, url: str, content_type: str = "") -> tuple[list[Listed], str | None]:
+    """(links, problem) of a RSS/Atom/RDF or JSON feed, links absolutised and canonicalised.
+
+    Malformed XML is parsed as far as it goes: the entries before the breakage are kept
+    and ``problem`` says what was wrong (None for a well-formed feed). A feed that yields
+    no entry at all (empty, not a feed, or broken before its first item) raises
+    ListingError. Entries without a link are skipped.
     """
     if is_json_feed(body, content_type):
-        return _parse_json_feed(body, url)
-    parsed = feedparser.parse(body, response_headers={"content-location": url, "content-type": content_type or "application/xml"})
-    if parsed.bozo and not parsed.entries:
-        raise ListingError(f"not a feed ({type(parsed.bozo_exception).__name__}: {parsed.bozo_exception})")
-    if parsed.bozo:
-        logger.warning("feed %s is malformed (%s); kept %d entries", url, parsed.bozo_exception, len(parsed.entries))
+        return _parse_json_feed(body, url), None
+    if not body.strip():
+        raise ListingError("empty feed: the response has no content")
+    parsed = feedparser.parse(body, response_headers={"content-location": url,
+                                                      "content-type": content_type or "application/xml"})
+    problems = [f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"] if parsed.bozo else []
+    if ENTITY_DECLARATION.search(body, 0, 65536):
+        # feedparser drops the DOCTYPE: an entity bomb or an external entity does no harm
+        problems.append("it declares XML entities, which were neither expanded nor resolved")
+    problem = "; ".join(problems) or None
+    if not parsed.entries:
+        raise ListingError(f"not a feed ({problem})" if problem and not parsed.version
+                           else f"empty feed: no items{f' ({problem})' if problem else ''}")
     found = []
     for entry in parsed.entries:
         link = entry.get("link") or next((l.get("href") for l in entry.get("links", []) if l.get("href")), None)
-        canonical = canonicalize_url(link or "", base=url)
+        canonical = canonicalize_url(link, base=url) if link and link.strip() else None
         if canonical:
             # dict.get: FeedParserDict.get would map a missing "updated" onto "published" with a warning
             announced = _iso_from_struct(dict.get(entry, "updated_parsed") or dict.get(entry, "published_parsed"))
             found.append(Listed(canonical, announced))
-    return found
+    return found, problem
 
 
 def _parse_json_feed(body: bytes, url: str) -> list[Listed]:

@@ -7,15 +7,18 @@ from collections import defaultdict
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
+from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet import task
 
 from archive.catalog import Catalog, catalog_url_for
 from archive.manifest import write_manifest
+from crawler.writeerrors import CLOSE_REASON as DISK_FULL, error_line, is_disk_full
 
 logger = logging.getLogger(__name__)
 
 COUNTERS = ("discovered", "fetched", "archived", "new_versions", "unchanged", "gone", "skipped")
 EXIT_NO_OUTLET_REACHABLE = 3
+EXIT_DISK_FULL = 5
 
 
 def outlet_counts(stats: dict, outlets) -> dict[str, dict]:
@@ -41,7 +44,8 @@ class CrawlSummary:
     """Records the run in the catalog, logs progress, and at the end logs a per-outlet
     summary, stores it, and rewrites ``manifest.csv``.
 
-    Sets ``crawler.newsarchive_exit_code``: 3 when no outlet could be reached.
+    Sets ``crawler.newsarchive_exit_code``: 3 when no outlet could be reached, 5 when the
+    crawl stopped on a full disk.
     Settings: SUMMARY_ENABLED, PROGRESS_INTERVAL (seconds, 0 = off).
     """
 
@@ -91,27 +95,44 @@ class CrawlSummary:
         attempted = reachable or any(c["errors"] for c in counts.values())
         self._log_summary(counts)
         exit_code, status = 0, "finished" if reason == "finished" else reason
-        if attempted and not reachable:
+        if reason == DISK_FULL:
+            exit_code = EXIT_DISK_FULL
+        elif attempted and not reachable:
             exit_code, status = EXIT_NO_OUTLET_REACHABLE, "no-outlet-reachable"
             logger.error("no outlet could be reached (%s): check the network, the URLs in the outlets file, "
                          "and the errors above", ", ".join(sorted(counts)))
         self.crawler.newsarchive_exit_code = exit_code
-        self.catalog.finish_run(self.run_id, status, exit_code, counts)
-        path = write_manifest(self.archive_dir, self.catalog)
-        total = self.catalog.count_versions()
+        try:
+            self.catalog.finish_run(self.run_id, status, exit_code, counts)
+            path = write_manifest(self.archive_dir, self.catalog)
+            total = self.catalog.count_versions()
+        except (OSError, SQLAlchemyError) as exc:
+            # the crawl's own records are safe; only its summary row or the manifest is missing
+            logger.error("cannot record the end of the run in %s: %s", self.archive_dir, error_line(exc))
+            if not is_disk_full(exc):
+                raise
+            self.crawler.newsarchive_exit_code = EXIT_DISK_FULL
+            path, total = None, self.catalog.count_versions()
+        finally:
+            self.catalog.close()
         logger.info("archive %s: %d text files; manifest %s", self.archive_dir, total, path)
+        self.crawler.newsarchive_verdict = self._verdict(counts, reachable, status, total, path)
+
+    def _verdict(self, counts: dict[str, dict], reachable: list[str], status: str, total: int, path) -> str:
+        """The last line of the crawl, for whoever reads the cron mail."""
+        code = self.crawler.newsarchive_exit_code
         archived = sum(c["archived"] for c in counts.values())
         errors = sum(sum(c["errors"].values()) for c in counts.values())
-        if exit_code == EXIT_NO_OUTLET_REACHABLE:
-            self.crawler.newsarchive_verdict = (
-                f"newsarchive: no outlet could be reached ({len(counts)} tried): is this machine online? "
-                f"Nothing was archived; see the errors above.")
-        else:
-            self.crawler.newsarchive_verdict = (
-                f"newsarchive: crawl {status}: {len(reachable)}/{len(counts)} outlets answered, {archived} versions "
+        if code == EXIT_NO_OUTLET_REACHABLE:
+            return (f"newsarchive: no outlet could be reached ({len(counts)} tried): is this machine online? "
+                    f"Nothing was archived; see the errors above.")
+        if code == EXIT_DISK_FULL:
+            return (f"newsarchive: crawl stopped: no space left on the device of {self.archive_dir} (disk full). "
+                    f"{archived} versions were archived before it filled up and the archive is consistent; "
+                    f"free some space and run again to finish.")
+        return (f"newsarchive: crawl {status}: {len(reachable)}/{len(counts)} outlets answered, {archived} versions "
                 f"archived, {errors} errors; archive {self.archive_dir} now holds {total} text files "
                 f"(manifest: {path}).")
-        self.catalog.close()
 
     @staticmethod
     def _log_summary(counts: dict[str, dict]) -> None:

@@ -17,6 +17,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import threads
 
 from archive.warc import HttpExchange, RenderedRecords, RevisitOf, WarcWriter
+from crawler.writeerrors import stop_if_disk_full
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class WarcCaptureMiddleware:
 
     def __init__(self, writer: WarcWriter, crawler):
         self.writer = writer
+        self.crawler = crawler
         self.stats = crawler.stats
 
     @classmethod
@@ -97,6 +99,7 @@ class WarcCaptureMiddleware:
         except OSError as exc:
             self.stats.inc_value("warc/write_errors")
             logger.error("cannot write WARC record for %s: %s", response.url, exc)
+            stop_if_disk_full(self.crawler, exc)
             raise IgnoreRequest(f"WARC write failed: {exc}") from exc
         if profile:
             request.meta["warc_revisit"] = profile

@@ -6,6 +6,7 @@ import os
 from concurrent.futures import Executor, Future
 
 from scrapy.exceptions import DropItem, NotConfigured
+from sqlalchemy.exc import SQLAlchemyError
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer, reactor
 
@@ -14,6 +15,7 @@ from archive.recheck import RecheckPolicy
 from archive.textstore import TextStore
 from archive.urls import canonicalize_url
 from archive.worker import extract_for_archive, extracted_fields, extraction_executor
+from crawler.writeerrors import error_line, stop_if_disk_full
 from crawler.spiders.news import stat_key
 
 logger = logging.getLogger(__name__)
@@ -73,8 +75,18 @@ class ArchivePipeline:
     # -- items -----------------------------------------------------------------------
 
     async def process_item(self, item: dict) -> dict:
-        outlet = item["outlet"]
         body = item.pop("body", b"")  # pages stay out of item logs and of memory beyond this call
+        try:
+            return await self._archive(item, body)
+        except (OSError, SQLAlchemyError) as exc:
+            # the text file or the catalog cannot be written; a full disk stops the crawl
+            kind = "disk_full" if stop_if_disk_full(self.crawler, exc) else "archive_write"
+            self.stats.inc_value(stat_key(item["outlet"], "errors", kind))
+            logger.error("outlet %s: cannot archive %s: %s", item["outlet"], item["url"], error_line(exc))
+            raise _Dropped(f"archive write failed for {item['url']}") from exc
+
+    async def _archive(self, item: dict, body: bytes) -> dict:
+        outlet = item["outlet"]
         if item["status"] in (404, 410):
             return self._gone(item)
         if item["status"] == 304 or item.get("revisit"):
@@ -97,14 +109,9 @@ class ArchivePipeline:
             self.stats.inc_value(stat_key(outlet, "errors", "no_article_text"))
             logger.warning("outlet %s: no article text found in %s", outlet, item["url"])
             raise _Dropped(f"no article text in {item['url']}")
-        try:
-            row = self.store.add_version(outlet, item["article_url"], extracted["text"],
-                                         self._version_fields(item, extracted), self._check_fields(item),
-                                         self.policies[outlet])
-        except OSError as exc:
-            self.stats.inc_value(stat_key(outlet, "errors", "text_write"))
-            logger.error("outlet %s: cannot write text of %s: %s", outlet, item["url"], exc)
-            raise _Dropped(f"text write failed: {exc}") from exc
+        row = self.store.add_version(outlet, item["article_url"], extracted["text"],
+                                     self._version_fields(item, extracted), self._check_fields(item),
+                                     self.policies[outlet])
         if row is None:
             self.stats.inc_value(stat_key(outlet, "unchanged"))
             return _summary(item, "unchanged")
@@ -134,6 +141,8 @@ class ArchivePipeline:
             logger.warning("outlet %s: archived article %s is gone (HTTP %d)", outlet, item["url"], item["status"])
             return _summary(item, "gone")
         self.stats.inc_value(stat_key(outlet, "errors", f"http_{item['status']}"))
+        logger.warning("outlet %s: article %s answered HTTP %d (%s); not archived", outlet, item["url"],
+                       item["status"], "not found" if item["status"] == 404 else "gone")
         raise _Dropped(f"HTTP {item['status']} for {item['url']}")
 
     @staticmethod

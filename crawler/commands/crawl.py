@@ -15,6 +15,7 @@ from scrapy.exceptions import UsageError
 
 from archive.catalog import Catalog, catalog_url_for
 from archive.lock import ArchiveLock, ArchiveLocked
+from archive.manifest import remove_stale_manifests
 from archive.textstore import recover_pending
 from archive.warc import repair_open_files
 from crawler.outlets import OutletsFileError, load_outlets
@@ -79,5 +80,7 @@ def _recover(archive_dir: Path, catalog_url: str) -> None:
         report = recover_pending(archive_dir, catalog)
     finally:
         catalog.close()
+    report["stale manifests"] = remove_stale_manifests(archive_dir)
     if any(report.values()):
-        logger.warning("text files after a crash: %(completed)d completed, %(discarded)d discarded", report)
+        logger.warning("after a crash: %(completed)d text files completed, %(discarded)d discarded, "
+                       "%(stale manifests)d half-written manifests removed", report)

@@ -21,6 +21,7 @@ from scrapy.exceptions import (
 )
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
+from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet.error import (
     ConnectError, ConnectionLost, ConnectionRefusedError, DNSLookupError, TCPTimedOutError,
     TimeoutError as TwistedTimeoutError,
@@ -31,6 +32,7 @@ from archive.urls import origin
 from crawler.discovery import ListingError, iter_page_links, parse_feed, parse_sitemap
 from crawler.frontier import Frontier
 from crawler.outlets import Outlet, load_outlets
+from crawler.writeerrors import error_line, stop_if_disk_full
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +63,7 @@ def error_kind(failure) -> tuple[str, str]:
         message = str(exc)
         return next(((counter, kind) for words, counter, kind in IGNORED_KINDS if words in message),
                     ("skipped", "filtered"))
-    if isinstance(exc, DownloadCancelledError) and "max size" in str(exc).lower():
+    if isinstance(exc, DownloadCancelledError):  # Scrapy cancels a download only for its size limits
         return "errors", "too_large"
     kinds = [
         ((CannotResolveHostError, DNSLookupError), "dns"),
@@ -145,9 +147,13 @@ class NewsSpider(scrapy.Spider):
         outlet = self._answered(response)
         content_type = _header(response, b"Content-Type") or ""
         try:
-            listed = parse_feed(response.body, response.url, content_type)
+            listed, problem = parse_feed(response.body, response.url, content_type)
         except ListingError as exc:
             return self._listing_error(outlet, response, "bad_feed", exc)
+        if problem:
+            logger.warning("outlet %s: feed %s is malformed (%s); kept the %d items it could read",
+                           outlet.name, response.url, problem, len(listed))
+            self.crawler.stats.inc_value(stat_key(outlet.name, "errors", "malformed_feed"))
         self.register_links(outlet, [(entry.url, entry.announced) for entry in listed], "feed", response.url)
         return []
 
@@ -191,7 +197,14 @@ class NewsSpider(scrapy.Spider):
             stats.inc_value(stat_key(outlet.name, "skipped", "not_an_article_link"), len(listed) - len(own))
         if not own:
             return
-        found = self.catalog.register_discovered(outlet.name, own, via, source_url)
+        try:
+            found = self.catalog.register_discovered(outlet.name, own, via, source_url)
+        except (OSError, SQLAlchemyError) as exc:
+            stop_if_disk_full(self.crawler, exc)
+            stats.inc_value(stat_key(outlet.name, "errors", "catalog_write"))
+            logger.error("outlet %s: cannot record the %d links of %s: %s", outlet.name, len(own), source_url,
+                         error_line(exc))
+            return
         stats.inc_value(stat_key(outlet.name, "discovered"), len(found.new))
         stats.inc_value(stat_key(outlet.name, "skipped", "known"), found.known)
         stats.inc_value(stat_key(outlet.name, "announced_updates"), found.due)
@@ -215,7 +228,10 @@ class NewsSpider(scrapy.Spider):
                 headers["If-None-Match"] = row["etag"]
             if row.get("last_modified"):
                 headers["If-Modified-Since"] = row["last_modified"]
-        return scrapy.Request(url, callback=self.parse_article, errback=self.on_error, meta=meta, headers=headers)
+        # dont_filter: the catalog already hands out each article once per run; Scrapy's
+        # dupefilter would only hide a redirect loop (A -> B -> A) as a silent duplicate
+        return scrapy.Request(url, callback=self.parse_article, errback=self.on_error, meta=meta, headers=headers,
+                              dont_filter=True)
 
     def parse_article(self, response: Response):
         meta = response.meta
