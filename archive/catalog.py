@@ -380,23 +380,6 @@ class Catalog:
                                 .order_by(versions.c.version)).mappings()
             return [dict(row) for row in rows]
 
-    def iter_versions(self, outlet: str | None = None, since: str | None = None,
-                      until: str | None = None) -> Iterator[dict]:
-        """Every version row in sequence order (streamed), with ``previous_file``."""
-        previous = versions.alias("previous")
-        query = (select(versions, previous.c.file.label("previous_file"))
-                 .select_from(versions.outerjoin(previous, previous.c.seq == versions.c.previous_seq))
-                 .order_by(versions.c.seq))
-        if outlet:
-            query = query.where(versions.c.outlet == outlet)
-        if since:
-            query = query.where(versions.c.fetched_at >= since)
-        if until:
-            query = query.where(versions.c.fetched_at < until)
-        with self.engine.connect() as conn:
-            for row in conn.execution_options(yield_per=500).execute(query).mappings():
-                yield dict(row)
-
     def files_with_sha256(self, sha: str) -> list[str]:
         """Text files (relative paths) whose catalog SHA-256 is ``sha``."""
         with self.engine.connect() as conn:
@@ -528,9 +511,9 @@ class Catalog:
             for row in conn.execution_options(yield_per=500).execute(query).mappings():
                 yield dict(row)
 
-    def iter_version_rows(self, outlet: str | None = None, since: str | None = None, until: str | None = None,
-                          latest_only: bool = False) -> Iterator[dict]:
-        """Like :meth:`iter_versions` (streamed, seq order, with ``previous_file``), plus
+    def iter_versions(self, outlet: str | None = None, since: str | None = None, until: str | None = None,
+                      latest_only: bool = False) -> Iterator[dict]:
+        """Every version row in sequence order (streamed), with ``previous_file`` and
         ``article_url``; ``latest_only``: only each article's latest version."""
         previous = versions.alias("previous")
         query = (select(versions, previous.c.file.label("previous_file"), articles.c.url.label("article_url"))

@@ -27,12 +27,12 @@ def iter_rows(catalog: Catalog, what: str, outlet: str | None = None, since: str
     ``first_seen`` (``until`` exclusive). ``latest_only``: each article's latest version only.
     """
     if what == "versions":
-        return VERSION_COLUMNS, catalog.iter_version_rows(outlet, since, until, latest_only)
+        return VERSION_COLUMNS, catalog.iter_versions(outlet, since, until, latest_only)
     if what == "articles":
         rows = catalog.iter_article_summaries(outlet=outlet, archived=False, since=since, until=until)
         return ARTICLE_COLUMNS, ({**row, "versions": row["latest_version"]} for row in rows)
     if what == "links":
-        return LINK_COLUMNS, _links(catalog.iter_version_rows(outlet, since, until, latest_only), problems)
+        return LINK_COLUMNS, _links(catalog.iter_versions(outlet, since, until, latest_only), problems)
     raise ValueError(f"unknown export {what!r}")
 
 

@@ -37,24 +37,16 @@ from trafilatura.xml import xmltotxt
 
 from .boilerplate import Block, PageContext, clean_blocks, index_anchors, text_key, title_keys
 from .encoding import decode_html
-from .metadata import extract_metadata, guess_language
+from .metadata import Metadata, extract_metadata, guess_language
 
 __all__ = ["Article", "article_body", "decode_html", "extract_article"]
 
 @dataclass
-class Article:
-    """What the cleaner found in one page."""
+class Article(Metadata):
+    """What the cleaner found in one page: its metadata (:class:`archive.metadata.Metadata`),
+    the body as the text file holds it after the headline, and the body's outbound links."""
 
-    title: str = ""
     body: str = ""
-    authors: list[str] = field(default_factory=list)
-    published: str | None = None
-    published_source: str | None = None
-    modified: str | None = None
-    modified_source: str | None = None
-    language: str | None = None
-    canonical_url: str | None = None
-    section: str | None = None
     links: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -341,19 +333,10 @@ def extract_article(html: str, url: str | None = None) -> Article:
     blocks = _body_blocks(tree, url, index)
     body = "\n\n".join(b.text for b in blocks)
     meta = extract_metadata(tree, url)
-    return Article(
-        title=meta.title,
-        body=body,
-        authors=meta.authors,
-        published=meta.published,
-        published_source=meta.published_source,
-        modified=meta.modified,
-        modified_source=meta.modified_source,
-        language=meta.language or guess_language(body),
-        canonical_url=meta.canonical_url,
-        section=meta.section,
-        links=_body_links(tree, blocks, index, _base_url(tree, url or meta.canonical_url)),
-    )
+    article = Article(**vars(meta), body=body,
+                      links=_body_links(tree, blocks, index, _base_url(tree, url or meta.canonical_url)))
+    article.language = meta.language or guess_language(body)
+    return article
 
 
 # ----------------------------------------------------------------------------- links

@@ -225,41 +225,25 @@ def _to_out(archive_dir: Path, source: Catalog, out_dir: Path, workers: int, out
         if batch:
             target.copy_articles(batch)
         store = TextStore(out_dir, target)
-        max_seq = source.max_seq()
-        stats.total = source.count_version_rows(max_seq=max_seq, outlet=outlet)
-        progress = Progress("reextract", stats.total, stream=progress_stream)
-        executor = extraction_executor(workers)
-        try:
-            rows = _pages(source, max_seq, False, outlet)
-            for row, result in _ordered(executor, rows, _task_for(archive_dir), max(2, 3 * workers)):
-                stats.done += 1
-                counts = stats.outlet(row["outlet"])
-                if "error" in result or not result.get("text"):
-                    kind = result.get("error", "no_article_text")
-                    _error(stats, counts, kind, row, result.get("message", "no article text found"), emit)
-                else:
-                    warc_file = (os.path.relpath(archive_dir / row["warc_file"], out_dir)
-                                 if row.get("warc_file") else None)
-                    reason = "reextract" if row.get("reason") == "reextract" and row["version"] > 1 else None
-                    written = store.add_version(row["outlet"], row["article_url"], result["text"],
-                                                version_fields(row, result, warc_file, reason), {},
-                                                KeepSchedule(row["article_next_check"]))
-                    if sha256_hex(result["text"]) == row["sha256"]:
-                        stats.unchanged += 1
-                        counts["unchanged"] += 1
-                    else:
-                        stats.changed += 1
-                        emit(f"changed: seq {row['seq']} {row['file']} ({row['url']})")
-                    if written is None:
-                        stats.merged += 1
-                    else:
-                        stats.written += 1
-                        counts["archived"] += 1
-                        counts["new_versions"] += int(written["version"] > 1)
-                progress.update(extra=f", {stats.changed} changed, {sum(stats.errors.values())} errors")
-        finally:
-            executor.shutdown(wait=True, cancel_futures=True)
-            progress.finish()
+        for row, result, counts in _extracted(source, archive_dir, False, outlet, workers, stats, emit,
+                                              progress_stream):
+            warc_file = os.path.relpath(archive_dir / row["warc_file"], out_dir) if row.get("warc_file") else None
+            reason = "reextract" if row.get("reason") == "reextract" and row["version"] > 1 else None
+            written = store.add_version(row["outlet"], row["article_url"], result["text"],
+                                        version_fields(row, result, warc_file, reason), {},
+                                        KeepSchedule(row["article_next_check"]))
+            if sha256_hex(result["text"]) == row["sha256"]:
+                stats.unchanged += 1
+                counts["unchanged"] += 1
+            else:
+                stats.changed += 1
+                emit(f"changed: seq {row['seq']} {row['file']} ({row['url']})")
+            if written is None:
+                stats.merged += 1
+            else:
+                stats.written += 1
+                counts["archived"] += 1
+                counts["new_versions"] += int(written["version"] > 1)
         write_manifest(out_dir, target)
         status, exit_code = "finished", (1 if stats.errors else 0)
     except ArchiveError:
@@ -285,44 +269,30 @@ def _in_place(archive_dir: Path, catalog: Catalog, dry_run: bool, workers: int, 
     status, exit_code = "interrupted", 130
     try:
         store = None if dry_run else TextStore(archive_dir, catalog)
-        max_seq = catalog.max_seq()
-        stats.total = catalog.count_version_rows(max_seq=max_seq, latest_only=True, outlet=outlet)
-        progress = Progress("reextract", stats.total, stream=progress_stream)
-        executor = extraction_executor(workers)
-        try:
-            rows = _pages(catalog, max_seq, True, outlet)
-            for row, result in _ordered(executor, rows, _task_for(archive_dir), max(2, 3 * workers)):
-                stats.done += 1
-                counts = stats.outlet(row["outlet"])
-                if "error" in result or not result.get("text"):
-                    kind = result.get("error", "no_article_text")
-                    _error(stats, counts, kind, row, result.get("message", "no article text found"), emit)
-                elif sha256_hex(result["text"]) == row["sha256"]:
+        for row, result, counts in _extracted(catalog, archive_dir, True, outlet, workers, stats, emit,
+                                              progress_stream):
+            if sha256_hex(result["text"]) == row["sha256"]:
+                stats.unchanged += 1
+                counts["unchanged"] += 1
+            elif dry_run:
+                stats.changed += 1
+                emit(f"would change: {row['article_url']} (latest seq {row['seq']} {row['file']})")
+            else:
+                written = store.add_version(row["outlet"], row["article_url"], result["text"],
+                                            version_fields(row, result, row.get("warc_file"), "reextract"),
+                                            {}, KeepSchedule(row["article_next_check"]))
+                if written is None:      # cannot happen under the lock; be safe
                     stats.unchanged += 1
                     counts["unchanged"] += 1
-                elif dry_run:
-                    stats.changed += 1
-                    emit(f"would change: {row['article_url']} (latest seq {row['seq']} {row['file']})")
-                else:
-                    written = store.add_version(row["outlet"], row["article_url"], result["text"],
-                                                version_fields(row, result, row.get("warc_file"), "reextract"),
-                                                {}, KeepSchedule(row["article_next_check"]))
-                    if written is None:      # cannot happen under the lock; be safe
-                        stats.unchanged += 1
-                        counts["unchanged"] += 1
-                        continue
-                    stats.changed += 1
-                    stats.written += 1
-                    counts["archived"] += 1
-                    counts["new_versions"] += 1
-                    catalog.add_event(row["article_id"], "reextracted", {
-                        "from_seq": row["seq"], "seq": written["seq"], "version": written["version"],
-                        "sha256_before": row["sha256"], "sha256": written["sha256"]})
-                    emit(f"changed: {row['article_url']}: seq {row['seq']} -> {written['seq']} {written['file']}")
-                progress.update(extra=f", {stats.changed} changed, {sum(stats.errors.values())} errors")
-        finally:
-            executor.shutdown(wait=True, cancel_futures=True)
-            progress.finish()
+                    continue
+                stats.changed += 1
+                stats.written += 1
+                counts["archived"] += 1
+                counts["new_versions"] += 1
+                catalog.add_event(row["article_id"], "reextracted", {
+                    "from_seq": row["seq"], "seq": written["seq"], "version": written["version"],
+                    "sha256_before": row["sha256"], "sha256": written["sha256"]})
+                emit(f"changed: {row['article_url']}: seq {row['seq']} -> {written['seq']} {written['file']}")
         if not dry_run and stats.written:
             write_manifest(archive_dir, catalog)
         status, exit_code = "finished", (1 if stats.errors else 0)
@@ -334,6 +304,31 @@ def _in_place(archive_dir: Path, catalog: Catalog, dry_run: bool, workers: int, 
             catalog.finish_run(run_id, status, exit_code, _run_stats(stats))
         lock.release()
     return stats
+
+
+def _extracted(catalog: Catalog, archive_dir: Path, latest_only: bool, outlet: str | None, workers: int,
+               stats: ReextractStats, emit: Callable[[str], None], progress_stream) -> Iterator[tuple[dict, dict, dict]]:
+    """(version row, extraction result, the outlet's counts) for each version to re-extract,
+    in sequence order, extracted on ``workers`` processes; failures are counted and
+    reported here and not yielded. Shows progress."""
+    max_seq = catalog.max_seq()
+    stats.total = catalog.count_version_rows(max_seq=max_seq, latest_only=latest_only, outlet=outlet)
+    progress = Progress("reextract", stats.total, stream=progress_stream)
+    executor = extraction_executor(workers)
+    try:
+        rows = _pages(catalog, max_seq, latest_only, outlet)
+        for row, result in _ordered(executor, rows, _task_for(archive_dir), max(2, 3 * workers)):
+            stats.done += 1
+            counts = stats.outlet(row["outlet"])
+            if "error" in result or not result.get("text"):
+                kind = result.get("error", "no_article_text")
+                _error(stats, counts, kind, row, result.get("message", "no article text found"), emit)
+            else:
+                yield row, result, counts
+            progress.update(extra=f", {stats.changed} changed, {sum(stats.errors.values())} errors")
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+        progress.finish()
 
 
 def _error(stats: ReextractStats, counts: dict, kind: str, row: dict, message: str,

@@ -47,37 +47,7 @@ Exit codes: 0 done / stopped by a signal; 2 bad configuration; 4 another schedul
 on this archive (or, with ``--once``, a crawl's exit code: 4 = archive locked); 1 error.
 
 ``--print-cron`` / ``--print-systemd`` print a crontab line / a systemd unit for this
-installation.  Examples (installation in /srv/newsarchive, archive in /data/news):
-
-crontab (``crontab -e``), instead of the long-lived scheduler::
-
-    # newsarchive: discovery + due re-checks of all outlets every 15 minutes.
-    # A run that finds the previous one still busy exits 4 and is skipped.
-    */15 * * * * cd /srv/newsarchive && .venv/bin/python -m crawler.schedule --once --job recheck --outlets-file /srv/newsarchive/outlets.toml --archive-dir /data/news >>/data/news/logs/cron.log 2>&1
-
-systemd (``/etc/systemd/system/newsarchive.service``)::
-
-    [Unit]
-    Description=newsarchive crawl scheduler
-    Wants=network-online.target
-    After=network-online.target
-
-    [Service]
-    Type=simple
-    User=newsarchive
-    WorkingDirectory=/srv/newsarchive
-    ExecStart=/srv/newsarchive/.venv/bin/python -m crawler.schedule --outlets-file /srv/newsarchive/outlets.toml --archive-dir /data/news
-    ExecReload=/bin/kill -HUP $MAINPID
-    # SIGTERM to the scheduler only: it stops the running crawl itself (SIGINT, graceful)
-    # and waits for it; with the default KillMode the crawl would get a second signal.
-    KillMode=mixed
-    TimeoutStopSec=180
-    Restart=on-failure
-    RestartSec=30
-    RestartPreventExitStatus=2 4
-
-    [Install]
-    WantedBy=multi-user.target
+installation (paths filled in); README.md shows both.
 """
 from __future__ import annotations
 

@@ -469,7 +469,8 @@ def test_article_is_picklable_and_deterministic():
     assert first == second and pickle.loads(pickle.dumps(first)) == first
     data = first.as_dict()
     assert set(data) == {"title", "body", "authors", "published", "published_source", "modified",
-                         "modified_source", "language", "canonical_url", "section", "links"}
+                         "modified_source", "language", "canonical_url", "section", "description", "site_name",
+                         "links"}
     assert first.body == article_body(page, URL)
     assert first.title == HEADLINE
 
