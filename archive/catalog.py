@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 from sqlalchemy import (
     Column, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
-    create_engine, event, func, insert, select, update,
+    bindparam, create_engine, event, func, insert, select, update,
 )
 from sqlalchemy.engine import Connection, Engine
 
@@ -126,6 +126,31 @@ events = Table(
     Column("detail", Text),
 )
 
+# Statements of the per-page write path, built once. Values are passed when they are
+# executed (``conn.execute(stmt, {...})``), so SQLAlchemy reuses one compiled form per set of
+# columns instead of building, coercing and cache-keying a new statement for every page:
+# that construction cost more CPU than SQLite itself.
+_ARTICLE_COLUMNS = frozenset(c.name for c in articles.columns)
+_VERSION_COLUMNS = frozenset(c.name for c in versions.columns)
+_ARTICLE_STATE = (articles.c.id, articles.c.first_seen, articles.c.recheck_step, articles.c.latest_version,
+                  articles.c.latest_seq, articles.c.latest_sha256)
+_STATE_BY_URL = select(*_ARTICLE_STATE).where(articles.c.url == bindparam("_url"))
+_STATE_BY_ID = select(*_ARTICLE_STATE).where(articles.c.id == bindparam("_article_id"))
+_ROWS_BY_URLS = select(articles).where(articles.c.url.in_(bindparam("_urls", expanding=True)))
+_UPDATE_ARTICLE = update(articles).where(articles.c.id == bindparam("_article_id"))
+_INSERT_ARTICLE = insert(articles)
+_INSERT_VERSION = insert(versions)
+_NEXT_SEQ = select(func.coalesce(func.max(versions.c.seq), -1) + 1)
+
+
+def _checked(values: dict[str, Any], columns: frozenset, table: str) -> dict[str, Any]:
+    """``values`` if every key is a column of ``table`` (as ``.values(**values)`` would insist)."""
+    unknown = values.keys() - columns
+    if unknown:
+        raise ValueError(f"unknown {table} column(s): {', '.join(sorted(unknown))}")
+    return values
+
+
 MANIFEST_COLUMNS = [
     "file", "url", "outlet", "version", "sha256", "fetched_at", "title", "published",
     "warc_file", "warc_offset", "seq", "canonical_url", "authors", "modified", "language",
@@ -200,24 +225,28 @@ class Catalog:
             rows = conn.execute(select(articles.c.url).where(articles.c.url.in_(urls)))
             return {row[0] for row in rows}
 
-    def ensure_article(self, conn: Connection, outlet: str, url: str, **fields: Any) -> int:
-        """Id of the article with canonical ``url``, inserting it if new."""
-        found = conn.execute(select(articles.c.id).where(articles.c.url == url)).scalar()
-        if found is not None:
-            return found
+    @staticmethod
+    def _insert_article(conn: Connection, outlet: str, url: str, fields: dict[str, Any]) -> int:
         values = {"outlet": outlet, "url": url, "first_seen": utc_now(), "latest_version": 0,
                   "recheck_step": 0, "state": "active", **fields}
-        return conn.execute(insert(articles).values(**values)).inserted_primary_key[0]
+        return conn.execute(_INSERT_ARTICLE, _checked(values, _ARTICLE_COLUMNS, "articles")).inserted_primary_key[0]
 
-    @staticmethod
-    def latest_sha256(conn: Connection, article_id: int) -> str | None:
-        """SHA-256 of the article's latest text version (inside ``conn``'s transaction)."""
-        return conn.execute(select(articles.c.latest_sha256).where(articles.c.id == article_id)).scalar()
+    def article_state(self, conn: Connection, outlet: str, url: str) -> dict[str, Any]:
+        """What writing a version needs of the article with canonical ``url`` (inserted if new):
+        ``id``, ``first_seen``, ``recheck_step``, ``latest_version``, ``latest_seq``, ``latest_sha256``."""
+        row = conn.execute(_STATE_BY_URL, {"_url": url}).mappings().first()
+        if row is not None:
+            return dict(row)
+        first_seen = utc_now()
+        article_id = self._insert_article(conn, outlet, url, {"first_seen": first_seen})
+        return {"id": article_id, "first_seen": first_seen, "recheck_step": 0, "latest_version": 0,
+                "latest_seq": None, "latest_sha256": None}
 
     @staticmethod
     def set_article_fields(conn: Connection, article_id: int, values: dict[str, Any]) -> None:
         """Update an article row inside ``conn``'s transaction."""
-        conn.execute(update(articles).where(articles.c.id == article_id).values(**values))
+        if values:
+            conn.execute(_UPDATE_ARTICLE, {**_checked(values, _ARTICLE_COLUMNS, "articles"), "_article_id": article_id})
 
     def update_article(self, article_id: int, **fields: Any) -> None:
         """Set fields of an article row."""
@@ -247,45 +276,57 @@ class Catalog:
         result = Registration([], [], 0, 0)
         now = utc_now()
         with self.engine.begin() as conn:
-            rows = {row["url"]: dict(row) for row in conn.execute(
-                select(articles).where(articles.c.url.in_(urls))).mappings()}
+            rows = {}
+            for start in range(0, len(urls), 500):  # SQLite allows a limited number of parameters
+                rows.update((row["url"], dict(row)) for row in conn.execute(
+                    _ROWS_BY_URLS, {"_urls": urls[start:start + 500]}).mappings())
             for url in urls:
                 row = rows.get(url)
                 if row is None:
                     values = {"outlet": outlet, "url": url, "first_seen": now, "latest_version": 0,
                               "recheck_step": 0, "state": "active", "discovered_via": via,
                               "discovered_from": source_url, "announced": announced.get(url)}
-                    values["id"] = conn.execute(insert(articles).values(**values)).inserted_primary_key[0]
+                    values["id"] = conn.execute(_INSERT_ARTICLE, values).inserted_primary_key[0]
                     result.new.append(values)
                 elif not row["latest_version"] and row["state"] in ("active", "gone"):
                     if row["state"] == "gone":  # listed again after a 404: try once more
-                        conn.execute(update(articles).where(articles.c.id == row["id"]).values(state="active"))
+                        conn.execute(_UPDATE_ARTICLE, {"state": "active", "_article_id": row["id"]})
                     result.pending.append(row)
                 elif (row["state"] == "active" and announced.get(url)
                       and announced[url] > (row["last_checked"] or "")
                       and announced[url] > (row["announced"] or "")):
-                    conn.execute(update(articles).where(articles.c.id == row["id"])
-                                 .values(announced=announced[url]))
+                    conn.execute(_UPDATE_ARTICLE, {"announced": announced[url], "_article_id": row["id"]})
                     result.due += 1
                 else:
                     result.known += 1
         return result
 
-    def record_check(self, conn: Connection, article_id: int, changed: bool, policy, fields: dict[str, Any]) -> None:
-        """After a fetch of an archived article: validators, capture and next check time."""
-        row = conn.execute(select(articles.c.first_seen, articles.c.recheck_step)
-                           .where(articles.c.id == article_id)).one()
+    def record_check(self, conn: Connection, article_id: int, changed: bool, policy, fields: dict[str, Any],
+                     state: dict[str, Any] | None = None) -> None:
+        """After a fetch of an archived article: validators, capture and next check time.
+
+        ``state``: the article's ``first_seen`` and ``recheck_step`` when the caller has
+        them already (see :meth:`article_state`), saving a query.
+        """
+        self.set_article_fields(conn, article_id, self.check_fields(conn, article_id, changed, policy, fields, state))
+
+    @staticmethod
+    def check_fields(conn: Connection, article_id: int, changed: bool, policy, fields: dict[str, Any],
+                     state: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The article fields :meth:`record_check` sets (``fields`` plus the re-check schedule)."""
+        if state is None:
+            state = conn.execute(_STATE_BY_ID, {"_article_id": article_id}).mappings().one()
         now = fields.get("last_checked") or utc_now()
-        step, next_check = policy.schedule(row.first_seen, row.recheck_step, changed, now)
-        self.set_article_fields(conn, article_id, {**fields, "recheck_step": step, "next_check": next_check})
+        step, next_check = policy.schedule(state["first_seen"], state["recheck_step"], changed, now)
+        return {**fields, "recheck_step": step, "next_check": next_check}
 
     def record_unchanged(self, url: str, policy, fields: dict[str, Any]) -> bool:
         """A check found no change (304, identical payload or text); False if ``url`` is unknown."""
         with self.engine.begin() as conn:
-            article_id = conn.execute(select(articles.c.id).where(articles.c.url == url)).scalar()
-            if article_id is None:
+            state = conn.execute(_STATE_BY_URL, {"_url": url}).mappings().first()
+            if state is None:
                 return False
-            self.record_check(conn, article_id, False, policy, fields)
+            self.record_check(conn, state["id"], False, policy, fields, state)
             return True
 
     def record_gone(self, url: str, status: int) -> bool:
@@ -342,29 +383,31 @@ class Catalog:
 
     # -- versions --------------------------------------------------------------------
 
-    def add_version(self, conn: Connection, article_id: int, make_file_name, fields: dict[str, Any]) -> dict:
+    def add_version(self, conn: Connection, article_id: int, make_file_name, fields: dict[str, Any], *,
+                    state: dict[str, Any] | None = None, article_fields: dict[str, Any] | None = None) -> dict:
         """Insert the next version of an article inside ``conn``'s transaction.
 
         ``make_file_name(seq)`` returns the text file's path for the allocated ``seq``.
+        ``state``: the article's ``latest_version`` and ``latest_seq`` if the caller read them
+        in this transaction; ``article_fields``: more article fields to set in the same update.
         Returns the inserted row.
         """
-        seq = conn.execute(select(func.coalesce(func.max(versions.c.seq), -1) + 1)).scalar()
-        latest = conn.execute(
-            select(articles.c.latest_version, articles.c.latest_seq).where(articles.c.id == article_id)
-        ).one()
-        version = (latest.latest_version or 0) + 1
+        seq = conn.execute(_NEXT_SEQ).scalar()
+        if state is None:
+            state = conn.execute(_STATE_BY_ID, {"_article_id": article_id}).mappings().one()
+        version = (state["latest_version"] or 0) + 1
         row = {
             "reason": "new" if version == 1 else "edit",
             **fields,
             "seq": seq,
             "article_id": article_id,
             "version": version,
-            "previous_seq": latest.latest_seq,
+            "previous_seq": state["latest_seq"],
             "file": make_file_name(seq),
         }
-        conn.execute(insert(versions).values(**row))
-        conn.execute(update(articles).where(articles.c.id == article_id).values(
-            latest_version=row["version"], latest_seq=seq, latest_sha256=row["sha256"]))
+        conn.execute(_INSERT_VERSION, _checked(row, _VERSION_COLUMNS, "versions"))
+        self.set_article_fields(conn, article_id, {**(article_fields or {}), "latest_version": row["version"],
+                                                   "latest_seq": seq, "latest_sha256": row["sha256"]})
         return row
 
     def version(self, seq: int) -> dict | None:

@@ -65,16 +65,18 @@ class TextStore:
 
     def _add_version(self, outlet, url, data, sha, tmp_path, fields, check, policy) -> dict | None:
         with self.catalog.engine.begin() as conn:
-            article_id = self.catalog.ensure_article(conn, outlet, url)
-            changed = self.catalog.latest_sha256(conn, article_id) != sha
-            self.catalog.record_check(conn, article_id, changed, policy, check)
+            # one read of the article's state, and (for a new version) one update of its row
+            state = self.catalog.article_state(conn, outlet, url)
+            changed = state["latest_sha256"] != sha
+            checked = self.catalog.check_fields(conn, state["id"], changed, policy, check, state)
             if not changed:
+                self.catalog.set_article_fields(conn, state["id"], checked)
                 return None
             self._write_tmp(tmp_path, data)
             try:
                 row = self.catalog.add_version(
-                    conn, article_id, lambda seq: f"{TEXT_DIR}/{text_file_name(seq, data)}",
-                    {**fields, "outlet": outlet, "sha256": sha})
+                    conn, state["id"], lambda seq: f"{TEXT_DIR}/{text_file_name(seq, data)}",
+                    {**fields, "outlet": outlet, "sha256": sha}, state=state, article_fields=checked)
             except BaseException:
                 tmp_path.unlink(missing_ok=True)
                 raise

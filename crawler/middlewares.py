@@ -16,10 +16,15 @@ from scrapy.http import Request, Response
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import threads
 
-from archive.warc import HttpExchange, RenderedRecords, RevisitOf, WarcWriter
+from archive.warc import HttpExchange, RenderedRecords, RevisitOf, WarcWriter, payload_is_compressed
 from crawler.writeerrors import stop_if_disk_full
 
 logger = logging.getLogger(__name__)
+
+# Rendering a record (digests, gzip member) runs on the reactor when it is cheap: a thread
+# hand-off costs more than it saves for a payload that is stored without deflating it
+# (already compressed) or a small one. Only deflating a large payload goes to a thread.
+INLINE_RENDER_MAX = 32 * 1024
 
 
 def payload_digest(body: bytes) -> str:
@@ -93,8 +98,11 @@ class WarcCaptureMiddleware:
         previous = request.meta.get("previous_capture") or {}
         profile = self._revisit_profile(exchange, previous)
         try:
-            # Digests and compression run in a thread; only the append stays on the reactor.
-            rendered = await maybe_deferred_to_future(threads.deferToThread(self._render, exchange, previous, profile))
+            if profile or len(exchange.body) <= INLINE_RENDER_MAX or payload_is_compressed(exchange.response_headers):
+                rendered = self._render(exchange, previous, profile)
+            else:  # deflating a large payload releases the GIL: let another core do it
+                rendered = await maybe_deferred_to_future(
+                    threads.deferToThread(self._render, exchange, previous, profile))
             location = self.writer.write_rendered(rendered)
         except OSError as exc:
             self.stats.inc_value("warc/write_errors")

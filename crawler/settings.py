@@ -40,6 +40,7 @@ PROGRESS_INTERVAL = 30
 USER_AGENT = ("newsarchive/0.1 (research news archive; +https://github.com/newsarchive/newsarchive; "
               "respects robots.txt)")
 ROBOTSTXT_OBEY = True
+DOWNLOADER = "crawler.downloader.PoliteDownloader"  # per-origin limits enforced under asyncio
 CONCURRENT_REQUESTS = 32
 CONCURRENT_REQUESTS_PER_DOMAIN = 4             # per origin: the spider sets download_slot
 DOWNLOAD_DELAY = 0
@@ -48,6 +49,9 @@ AUTOTHROTTLE_START_DELAY = 0.5
 AUTOTHROTTLE_MAX_DELAY = 30
 AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 DOWNLOAD_TIMEOUT = 30
+# Items handled in parallel per response (ours yield at most one). Scrapy starts this many
+# asyncio tasks for every response it scrapes: its default of 100 costs ~1.5 ms of CPU a page.
+CONCURRENT_ITEMS = 4
 DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
 RETRY_TIMES = 2

@@ -7,6 +7,8 @@ import hashlib
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -177,6 +179,41 @@ def test_second_run_fetches_no_article_again_without_recheck(crawled, tmp_path):
     article_requests = [p for p in site.requested_paths() if p.count("/") >= 4]
     assert article_requests == []
     assert "0 versions archived" in result.stderr
+
+
+def _count_parallel_articles(site: OutletSite, seconds: float) -> dict:
+    """Make ``site`` answer articles after ``seconds``; return a dict whose "max" is the peak parallelism."""
+    render, lock, seen = site.render, threading.Lock(), {"now": 0, "max": 0}
+
+    def slow(target: str, base: str | None = None):
+        if target.count("/") < 4:
+            return render(target, base)
+        with lock:
+            seen["now"] += 1
+            seen["max"] = max(seen["max"], seen["now"])
+        try:
+            time.sleep(seconds)
+            return render(target, base)
+        finally:
+            with lock:
+                seen["now"] -= 1
+
+    site.render = slow
+    return seen
+
+
+def test_per_origin_concurrency_limit_holds(tmp_path, served):
+    """CONCURRENT_REQUESTS_PER_DOMAIN caps each outlet's parallel connections (Scrapy 2.19 alone does not)."""
+    sites = [OutletSite(name, n_articles=30, seed=seed, link_only=False) for name, seed in (("slowa", 31), ("slowb", 32))]
+    parallel = [_count_parallel_articles(site, 0.05) for site in sites]
+    server = served(*sites)
+    outlets = tmp_path / "outlets.toml"
+    outlets.write_text(server.outlets_toml(sources=("sitemap",)))
+    result = run_crawl(outlets, tmp_path / "archive", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "60 versions archived" in result.stderr
+    # two per origin, and both origins at once (the limit is per outlet, not global)
+    assert [seen["max"] for seen in parallel] == [2, 2]
 
 
 def test_unreachable_outlets_exit_nonzero_with_message(tmp_path):

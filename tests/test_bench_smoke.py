@@ -1,0 +1,45 @@
+"""Issue 6: the crawl benchmark (``make bench``) in miniature: 3 outlets x 20 articles,
+the demosite's Python server, no memory scaling. Checks that every system runs and the
+JSON result is written, not the speed."""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+from tests.bench.crawl import run_benchmark
+
+EXPECTED_SYSTEMS = {"bare", "bare_extract", "full", "no_text", "second"}
+
+
+def test_benchmark_smoke(tmp_path):
+    started = time.monotonic()
+    run_benchmark(20, memory_scale=False, server="python", out_dir=tmp_path / "results",
+                           workdir=tmp_path / "work", log=lambda message: None)
+    elapsed = time.monotonic() - started
+
+    written = list((tmp_path / "results").glob("crawl-*.json"))
+    assert len(written) == 1
+    data = json.loads(written[0].read_text())
+    assert data["server"] == "python"
+    assert data["articles"] == 60
+
+    systems = {row["key"]: row for row in data["results"]}
+    expected = set(EXPECTED_SYSTEMS)
+    if shutil.which("wget"):
+        expected.add("wget")
+    assert expected <= set(systems), f"missing: {expected - set(systems)}"
+    for key, row in systems.items():
+        assert row["returncode"] == 0, f"{key} failed, see {row.get('log')}"
+        assert row["seconds"] > 0 and row["peak_rss_mb"] > 0, row
+
+    # correctness: the full crawl archived every article; the 2nd run found nothing new
+    assert data["checks"]["full crawl archived every article (manifest rows)"]["ok"], data["checks"]
+    assert systems["full"]["manifest_rows"] == 60
+    assert systems["second"]["manifest_rows"] == 60
+    assert data["all_checks_ok"], data["checks"]
+    for name in ("full_vs_scrapy_trafilatura", "warc_catalog_vs_bare", "second_run_bytes_ratio",
+                 "second_run_time_ratio"):
+        assert data["ratios"][name]["value"] is not None, name
+    assert data["ratios"]["rss_growth_10x"]["value"] is None   # no memory scaling here
+    assert elapsed < 60, f"the smoke benchmark took {elapsed:.0f} s"
