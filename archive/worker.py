@@ -28,17 +28,19 @@ class InlineExecutor(Executor):
 def extraction_executor(workers: int) -> Executor:
     """Worker processes for extraction (``spawn``: safe beside threads and a running reactor).
 
-    The workers are started, and load the extractor, right away: a crawl opens its pipeline
-    before it reads the outlets' listings, so the ~2 s this takes overlap discovery instead
-    of delaying the first pages.
+    Each worker loads the extractor when it starts. Workers start at the first
+    :meth:`~Executor.submit` calls, or earlier with :func:`start_workers`.
     """
     if workers <= 0:
         return InlineExecutor()
-    executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_load_extractor)
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_load_extractor)
+
+
+def start_workers(executor: Executor, workers: int) -> None:
+    """Start ``executor``'s worker processes now (they take ~1.5 s of CPU each to load)."""
     for _ in range(workers):  # with "spawn", each submit starts a worker while none is idle
         executor.submit(_ready)
-    return executor
 
 
 def _load_extractor() -> None:
