@@ -151,6 +151,15 @@ def _checked(values: dict[str, Any], columns: frozenset, table: str) -> dict[str
     return values
 
 
+def _in_period(query, column, since: str | None, until: str | None):
+    """``query`` limited to ``since <= column < until`` (either bound optional)."""
+    if since:
+        query = query.where(column >= since)
+    if until:
+        query = query.where(column < until)
+    return query
+
+
 MANIFEST_COLUMNS = [
     "file", "url", "outlet", "version", "sha256", "fetched_at", "title", "published",
     "warc_file", "warc_offset", "seq", "canonical_url", "authors", "modified", "language",
@@ -253,14 +262,18 @@ class Catalog:
         with self.engine.begin() as conn:
             self.set_article_fields(conn, article_id, fields)
 
+    def _stream(self, query) -> Iterator[dict]:
+        """The rows of ``query`` as dicts, fetched 500 at a time."""
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=500).execute(query).mappings():
+                yield dict(row)
+
     def iter_articles(self, outlet: str | None = None) -> Iterator[dict]:
         """Every article row (streamed), optionally of one outlet."""
         query = select(articles).order_by(articles.c.id)
         if outlet:
             query = query.where(articles.c.outlet == outlet)
-        with self.engine.connect() as conn:
-            for row in conn.execution_options(yield_per=500).execute(query).mappings():
-                yield dict(row)
+        yield from self._stream(query)
 
     def register_discovered(self, outlet: str, listed: list[tuple[str, str | None]], via: str,
                             source_url: str) -> "Registration":
@@ -546,13 +559,7 @@ class Catalog:
             query = query.where(articles.c.latest_version > 1)
         elif archived:
             query = query.where(articles.c.latest_version > 0)
-        if since:
-            query = query.where(articles.c.first_seen >= since)
-        if until:
-            query = query.where(articles.c.first_seen < until)
-        with self.engine.connect() as conn:
-            for row in conn.execution_options(yield_per=500).execute(query).mappings():
-                yield dict(row)
+        yield from self._stream(_in_period(query, articles.c.first_seen, since, until))
 
     def iter_versions(self, outlet: str | None = None, since: str | None = None, until: str | None = None,
                       latest_only: bool = False) -> Iterator[dict]:
@@ -567,13 +574,7 @@ class Catalog:
             query = query.where(versions.c.seq == articles.c.latest_seq)
         if outlet:
             query = query.where(versions.c.outlet == outlet)
-        if since:
-            query = query.where(versions.c.fetched_at >= since)
-        if until:
-            query = query.where(versions.c.fetched_at < until)
-        with self.engine.connect() as conn:
-            for row in conn.execution_options(yield_per=500).execute(query).mappings():
-                yield dict(row)
+        yield from self._stream(_in_period(query, versions.c.fetched_at, since, until))
 
     def _version_work_query(self, columns, max_seq: int | None, latest_only: bool, outlet: str | None):
         query = select(*columns).select_from(versions.join(articles, articles.c.id == versions.c.article_id))
