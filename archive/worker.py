@@ -28,8 +28,8 @@ class InlineExecutor(Executor):
 def extraction_executor(workers: int) -> Executor:
     """Worker processes for extraction (``spawn``: safe beside threads and a running reactor).
 
-    Each worker loads the extractor when it starts. Workers start at the first
-    :meth:`~Executor.submit` calls, or earlier with :func:`start_workers`.
+    Workers start at the first :meth:`~Executor.submit` calls (one per call while none is
+    idle) and load the extractor as they start.
     """
     if workers <= 0:
         return InlineExecutor()
@@ -37,19 +37,9 @@ def extraction_executor(workers: int) -> Executor:
                                initializer=_load_extractor)
 
 
-def start_workers(executor: Executor, workers: int) -> None:
-    """Start ``executor``'s worker processes now (they take ~1.5 s of CPU each to load)."""
-    for _ in range(workers):  # with "spawn", each submit starts a worker while none is idle
-        executor.submit(_ready)
-
-
 def _load_extractor() -> None:
     """Worker initializer: import the extraction code before the first page comes."""
     importlib.import_module("archive.extract")
-
-
-def _ready() -> bool:
-    return True
 
 
 def extract_for_archive(body: bytes, content_type: str | None, url: str) -> dict:

@@ -5,7 +5,6 @@ import logging
 import os
 from concurrent.futures import Executor, Future
 
-from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
 from sqlalchemy.exc import SQLAlchemyError
 from scrapy.utils.defer import maybe_deferred_to_future
@@ -15,7 +14,7 @@ from archive.catalog import Catalog, catalog_url_for
 from archive.recheck import RecheckPolicy
 from archive.textstore import TextStore
 from archive.urls import canonicalize_url
-from archive.worker import extract_for_archive, extracted_fields, extraction_executor, start_workers
+from archive.worker import extract_for_archive, extracted_fields, extraction_executor
 from crawler.writeerrors import error_line, stop_if_disk_full
 from crawler.spiders.news import stat_key
 
@@ -50,7 +49,6 @@ class ArchivePipeline:
         self.store = store
         self.workers = workers
         self.executor: Executor | None = None
-        self.workers_started = False
         self.policies: dict[str, RecheckPolicy] = {}
 
     @classmethod
@@ -62,26 +60,12 @@ class ArchivePipeline:
         catalog = Catalog(settings.get("CATALOG_URL") or catalog_url_for(archive_dir))
         store = TextStore(archive_dir, catalog, fsync=settings.getbool("TEXT_FSYNC", False))
         workers = settings.getint("EXTRACT_WORKERS", os.cpu_count() or 1)
-        pipeline = cls(crawler, catalog, store, workers)
-        crawler.signals.connect(pipeline.request_scheduled, signal=signals.request_scheduled)
-        return pipeline
+        return cls(crawler, catalog, store, workers)
 
     def open_spider(self) -> None:
         self.executor = extraction_executor(self.workers)
         outlets = self.crawler.spider.outlets
         self.policies = {name: RecheckPolicy(o.recheck_intervals, o.recheck_stop_after) for name, o in outlets.items()}
-
-    def request_scheduled(self, request) -> None:
-        """Start the extraction workers when the first never-archived article is scheduled.
-
-        Their start-up then overlaps the fetch of the first pages, and a run that only
-        re-checks unchanged articles (304s, identical pages) never pays for it.
-        """
-        if (not self.workers_started and self.executor is not None
-                and request.meta.get("kind") == "article" and not request.meta.get("previous_capture")):
-            self.workers_started = True
-            self.stats.set_value("extraction/workers_started", self.workers)
-            start_workers(self.executor, self.workers)
 
     def close_spider(self) -> None:
         if self.executor is not None:
@@ -109,6 +93,9 @@ class ArchivePipeline:
             self.catalog.record_unchanged(item["article_url"], self.policies[outlet], self._check_fields(item))
             self.stats.inc_value(stat_key(outlet, "unchanged"))
             return _summary(item, "unchanged")
+        # the first submits start the worker processes: a run that only finds unchanged
+        # articles (304s, identical pages) never pays their ~1.5 s of start-up each
+        self.stats.inc_value("extraction/pages")
         future = self.executor.submit(extract_for_archive, body, item.get("content_type"), item["url"])
         try:
             extracted = await maybe_deferred_to_future(deferred_from_future(future))

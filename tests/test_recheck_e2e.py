@@ -80,9 +80,10 @@ def test_edits_make_exactly_one_new_version_and_template_changes_none(tmp_path, 
     article_statuses = Counter(r.status for r in site.requests() if r.path.count("/") >= 4)
     assert article_statuses == Counter({304: len(after)}), article_statuses
     assert _revisits(archive)["server-not-modified"] >= len(after)
-    # the first run started extraction workers; a run with nothing new to extract did not
-    assert "'extraction/workers_started'" in first.stderr
-    assert "extraction/workers_started" not in third.stderr
+    # the first run extracted pages; the unchanged run sent none to the extraction workers
+    # (which start at the first page, so this run started none)
+    assert "'extraction/pages': 24" in first.stderr
+    assert "extraction/pages" not in third.stderr
 
 
 def test_announced_update_is_rechecked_without_recheck_all(tmp_path, served):
