@@ -19,7 +19,7 @@ from scrapy.exceptions import (
     CannotResolveHostError, DontCloseSpider, DownloadCancelledError, DownloadConnectionRefusedError, DownloadFailedError,
     DownloadTimeoutError, IgnoreRequest, ResponseDataLossError,
 )
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet.error import (
@@ -168,7 +168,7 @@ class NewsSpider(scrapy.Spider):
 
     def parse_section(self, response: Response) -> list:
         outlet = self._answered(response)
-        if not hasattr(response, "text"):
+        if not isinstance(response, TextResponse):
             return self._listing_error(outlet, response, "not_html", ValueError("section page is not HTML"))
         links = iter_page_links(response.css("a::attr(href)").getall(), response.url)
         self.register_links(outlet, [(url, None) for url in links], "section", response.url)
@@ -255,7 +255,7 @@ class NewsSpider(scrapy.Spider):
         if response.status in ARTICLE_STATUSES or item["revisit"]:
             yield item
             return
-        if not hasattr(response, "text"):
+        if not isinstance(response, TextResponse):  # (hasattr would decode the whole body)
             logger.error("outlet %s: %s is not an HTML page (%s)", outlet.name, response.url, item["content_type"])
             self.crawler.stats.inc_value(stat_key(outlet.name, "errors", "not_html"))
             return
