@@ -257,14 +257,16 @@ class OutletSite:
     article carries a "Related article:" line; 0 disables), ``link_only`` (every second
     such line points at an article listed nowhere else), ``amp_every`` (every Nth
     article is advertised in feeds and sections as ``<url>?amp=1``; the page there has
-    ``<link rel="canonical" href="<url>">``; 0 disables).  Every article also answers
-    at ``?amp=1``.  Thread-safe: mutations and rendering share one lock.
+    ``<link rel="canonical" href="<url>">``; 0 disables), ``pagination`` (how section
+    pages link their next page: ``"rel"`` a ``rel="next"`` link, ``"text"`` an "Older
+    stories »" link without rel, ``"numbers"`` only numbered page links).  Every article
+    also answers at ``?amp=1``.  Thread-safe: mutations and rendering share one lock.
     """
 
     def __init__(self, name: str, n_articles: int = 30, seed: int = 0, gzip: bool = True,
                  feed_size: int = 50, *, title: str | None = None, template_variant: int = 0,
                  related_every: int = 7, link_only: bool = True, amp_every: int = 0,
-                 sections: Sequence[str] = DEFAULT_SECTIONS, page_size: int = 20,
+                 sections: Sequence[str] = DEFAULT_SECTIONS, page_size: int = 20, pagination: str = "rel",
                  sitemap_page_size: int = 500, news_sitemap_size: int = 100,
                  start: datetime | None = None, interval: timedelta = timedelta(hours=5)) -> None:
         if not NAME_RE.match(name):
@@ -273,7 +275,9 @@ class OutletSite:
             raise ValueError("related_every must be 0 (off) or >= 2")
         self.name, self.title, self.seed, self.gzip = name, title or name.replace("-", " ").title(), seed, gzip
         self.feed_size, self.related_every, self.link_only, self.amp_every = feed_size, related_every, link_only, amp_every
-        self.sections, self.page_size = tuple(sections), page_size
+        if pagination not in PAGINATION_STYLES:
+            raise ValueError(f"pagination must be one of {PAGINATION_STYLES}, got {pagination!r}")
+        self.sections, self.page_size, self.pagination = tuple(sections), page_size, pagination
         self.sitemap_page_size, self.news_sitemap_size = sitemap_page_size, news_sitemap_size
         if start is None:
             newest = _now().replace(minute=0, second=0) - timedelta(hours=3)
@@ -831,12 +835,21 @@ def _extra_links(site: OutletSite, index: int) -> str:
             '</ul></aside>\n')
 
 
-def _pagination(name: str, number: int, last: int) -> str:
+PAGINATION_STYLES = ("rel", "text", "numbers")
+
+
+def _pagination(name: str, number: int, last: int, style: str = "rel") -> str:
     links = []
-    if number > 1:
-        links.append(f'<a rel="prev" href="{_section_href(name, number - 1)}">Previous</a>')
-    if number < last:
-        links.append(f'<a rel="next" href="{_section_href(name, number + 1)}">Next</a>')
+    if style == "numbers":
+        links = [f'<a href="{_section_href(name, n)}">{n}</a>' if n != number else f"<b>{n}</b>"
+                 for n in range(1, last + 1)]
+    else:
+        rel = ' rel="prev"' if style == "rel" else ""
+        if number > 1:
+            links.append(f'<a{rel} href="{_section_href(name, number - 1)}">Previous</a>')
+        if number < last:
+            links.append(f'<a rel="next" href="{_section_href(name, number + 1)}">Next</a>' if style == "rel"
+                         else f'<a class="older" href="{_section_href(name, number + 1)}">Older stories &raquo;</a>')
     return f'<nav class="pagination">{" ".join(links)} <span>Page {number} of {last}</span></nav>\n'
 
 
@@ -846,7 +859,7 @@ def _render_section(site: OutletSite, base: str, name: str, number: int) -> Page
     chunk = ids[(number - 1) * site.page_size: number * site.page_size]
     index = site.sections.index(name) + 1
     body = (f'<h1 class="section-title">{name.title()}</h1>\n{_teasers(site, chunk)}'
-            f'{_pagination(name, number, last)}{_extra_links(site, index)}{_most_read(site)}')
+            f'{_pagination(name, number, last, site.pagination)}{_extra_links(site, index)}{_most_read(site)}')
     head = f'<link rel="canonical" href="{_esc(base + _section_href(name, number))}">\n'
     page = _document(site, f"{name.title()} | {site.title}", head, body, "section-page")
     return Page(200, page, last_modified=_max_modified(site, chunk))

@@ -144,3 +144,57 @@ def iter_page_links(hrefs: Iterator[str], base: str) -> Iterator[str]:
         canonical = canonicalize_url(href, base=base)
         if canonical:
             yield canonical
+
+
+# Pagination of section pages. rel="next" is the standard; many sites only write a "Next"
+# or "Older posts" link, a ``next`` class, or just number their pages.
+_NEXT_TEXT = re.compile(
+    r"^\W*(next|next page|older|older (posts|entries|articles|stories|news)|more (posts|articles|stories|news)"
+    r"|load more|show more|weiter|suivant|siguiente|следующая|далее)\W*$|^[»›→>]+$", re.I)
+_NEXT_CLASS = re.compile(r"^next$|pag.*next|next.*pag", re.I)  # "next", "pagination__next", "next-page"
+_PAGE_NUMBER = re.compile(r"([?&](?:page|paged|pg|p)=|/page/)(\d+)", re.I)
+
+
+@dataclass
+class Anchor:
+    """A link of a listing page: its href, its visible text, its ``rel`` and ``class``."""
+
+    href: str
+    text: str = ""
+    rel: str = ""
+    css_class: str = ""
+
+
+def _page_number(url: str) -> tuple[str, int]:
+    """``url`` with its page number blanked out, and that number (1 when there is none)."""
+    found = _PAGE_NUMBER.search(url)
+    if not found:
+        return url, 1
+    return url[:found.start(2)] + "#" + url[found.end(2):], int(found.group(2))
+
+
+def _is_following_page(candidate: str, current: str) -> bool:
+    """Whether ``candidate`` is page n+1 of the listing ``current`` (page n) by its URL alone."""
+    candidate_key, candidate_number = _page_number(candidate)
+    current_key, current_number = _page_number(current)
+    if candidate_key == candidate or candidate_number != current_number + 1:
+        return False
+    if current_key != current:  # both numbered: the same URL but for the number
+        return candidate_key == current_key
+    # page 1 has no number: page 2 is the same path (or that path + /page/2)
+    return candidate_key.split("?")[0].rstrip("/#").removesuffix("/page") == current.split("?")[0].rstrip("/")
+
+
+def next_page_urls(anchors: list[Anchor], base: str) -> list[str]:
+    """Canonical URLs of the next page(s) of the listing at ``base``: links with rel="next",
+    a "Next" / "Older posts" text or a ``next`` class, or the URL of page n+1."""
+    found: dict[str, None] = {}
+    for anchor in anchors:
+        url = canonicalize_url(anchor.href, base=base)
+        if not url or url == base:
+            continue
+        if ("next" in anchor.rel.lower().split() or _NEXT_TEXT.match(anchor.text.strip())
+                or any(_NEXT_CLASS.search(token) for token in anchor.css_class.split())
+                or _is_following_page(url, base)):
+            found[url] = None
+    return list(found)

@@ -40,7 +40,8 @@ def crawled(tmp_path_factory):
     sites = [
         OutletSite("alpha", n_articles=40, seed=1, feed_size=15),               # rss+atom partial, sitemap all
         OutletSite("bravo", n_articles=30, seed=2, gzip=False, amp_every=3),    # amp aliases with canonical
-        OutletSite("charlie", n_articles=25, seed=3, page_size=8),             # sections only, paginated
+        OutletSite("charlie", n_articles=25, seed=3, page_size=1,              # sections only, 8 pages each, linked
+                   pagination="text"),                                         # by "Older stories »", no rel="next"
     ]
     server = SiteServer(sites)
     server.start()
@@ -81,8 +82,12 @@ def test_every_article_archived_exactly_once(crawled):
         expected = set(site.article_urls(server.base_url(site)))
         got = {url for outlet, url, _ in rows if outlet == site.name}
         reachable = expected
-        if site.name == "charlie":  # sections only: pagination depth 3 of 8-link pages, plus related links
-            assert got <= expected and len(got) >= 3 * 8
+        if site.name == "charlie":  # sections only: 3 sections x (page 1 + 3 more pages) x 1 link, + related links
+            assert got <= expected and len(got) >= 3 * 4
+            # its "Older stories »" links (no rel="next") were followed to pages 2..4, and no deeper
+            # (section_depth = 3)
+            followed = {p for p in site.requested_paths() if p.startswith("/section/") and "page=" in p}
+            assert {p.split("page=")[1] for p in followed} == {"2", "3", "4"}, sorted(followed)
             continue
         assert got == reachable, (site.name, sorted(expected - got)[:5], sorted(got - expected)[:5])
     link_only = crawled["sites"][0].link_only_article_ids()

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from crawler.discovery import ListingError, parse_feed, parse_sitemap
+from crawler.discovery import Anchor, ListingError, next_page_urls, parse_feed, parse_sitemap
 
 BASE = "http://127.0.0.1:8001/rss.xml"
 
@@ -77,3 +77,24 @@ def test_sitemap_index_urlset_and_gzip():
 <url><loc>http://127.0.0.1:8001/2024/01/01/x</loc><lastmod>2024-01-02</lastmod></url></urlset>"""
     children, listed = parse_sitemap(gzip.compress(urlset), BASE)
     assert children == [] and listed[0].url.endswith("/2024/01/01/x") and listed[0].announced == "2024-01-02T00:00:00Z"
+
+
+SECTION = "http://127.0.0.1:8001/news/"
+
+
+@pytest.mark.parametrize("anchors, base, expected", [
+    ([Anchor("/news/b", "Next", rel="next"), Anchor("/news/a", "Previous", rel="prev")], SECTION, ["/news/b"]),
+    ([Anchor("/news/page/2/", "« Older posts"), Anchor("/news/x", "Newer posts »")], SECTION, ["/news/page/2/"]),
+    ([Anchor("/news/b", "Next ›")], SECTION, ["/news/b"]),
+    ([Anchor("/news?paged=2", "", css_class="next page-numbers")], SECTION, ["/news?paged=2"]),
+    # numbered pages only: page n+1 of the same listing, nothing else
+    ([Anchor("/news/?page=2", "2"), Anchor("/news/?page=3", "3"), Anchor("/sport/?page=2", "2")], SECTION,
+     ["/news/?page=2"]),
+    ([Anchor("/news/page/1/", "1"), Anchor("/news/page/3/", "3"), Anchor("/news/page/4/", "4")],
+     SECTION + "page/2/", ["/news/page/3/"]),
+    # not pagination: "next article" links, a site menu's "More", the page itself
+    ([Anchor("/2026/01/02/story", "The next big thing", css_class="nav-next-article")], SECTION, []),
+    ([Anchor("/more", "More"), Anchor("/news/", "Next")], SECTION, []),
+])
+def test_next_page_of_a_section(anchors, base, expected):
+    assert next_page_urls(anchors, base) == ["http://127.0.0.1:8001" + path for path in expected]

@@ -28,8 +28,8 @@ from twisted.internet.error import (
 )
 
 from archive.catalog import Catalog, catalog_url_for
-from archive.urls import origin
-from crawler.discovery import ListingError, iter_page_links, parse_feed, parse_sitemap
+from archive.urls import canonicalize_url, origin
+from crawler.discovery import Anchor, ListingError, iter_page_links, next_page_urls, parse_feed, parse_sitemap
 from crawler.frontier import Frontier
 from crawler.outlets import Outlet, load_outlets
 from crawler.writeerrors import error_line, stop_if_disk_full
@@ -175,9 +175,12 @@ class NewsSpider(scrapy.Spider):
         depth = response.meta.get("page_depth", 0)
         if depth >= outlet.section_depth:
             return []
-        hrefs = response.xpath('//a[@rel="next"]/@href | //link[@rel="next"]/@href').getall()
+        anchors = [Anchor(link.attrib["href"], " ".join(link.xpath("string()").get().split()),
+                          link.attrib.get("rel", ""), link.attrib.get("class", ""))
+                   for link in response.xpath('//a[@href] | //link[@rel="next"][@href]')]
         return [self._listing(url, outlet, self.parse_section, page_depth=depth + 1)
-                for url in iter_page_links(hrefs, response.url) if outlet.owns(url)]
+                for url in next_page_urls(anchors, canonicalize_url(response.url) or response.url)
+                if outlet.owns(url)]
 
     def _listing_error(self, outlet: Outlet, response: Response, kind: str, exc: Exception) -> list:
         logger.error("outlet %s: %s: %s", outlet.name, response.url, exc)
