@@ -41,6 +41,7 @@ COMPRESSED_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image
                     "application/zip", "application/gzip", "application/x-gzip", "application/zstd",
                     "application/x-7z-compressed", "font/woff")
 STORE_MIN_SIZE = 1024  # below this, deflating the record's headers is worth more than it costs
+SMALL_RECORD = 4096    # records below this are compressed with a small zlib state
 
 
 @dataclass
@@ -260,8 +261,13 @@ class WarcWriter:
         """One record as a complete gzip member (``store``: without deflating it)."""
         buffer = io.BytesIO()
         self._builder._write_warc_record(buffer, record)
-        compressor = zlib.compressobj(0 if store else self.gzip_level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
-        return compressor.compress(buffer.getbuffer()) + compressor.flush()
+        block = buffer.getbuffer()
+        # zlib's default memLevel sets up a 256 KB state per compressor: for a request or
+        # revisit record of a few hundred bytes (or a stored payload) that set-up costs
+        # three times the compression itself, and a small state compresses them as well.
+        mem_level = 1 if store or len(block) < SMALL_RECORD else 8
+        compressor = zlib.compressobj(0 if store else self.gzip_level, zlib.DEFLATED, zlib.MAX_WBITS + 16, mem_level)
+        return compressor.compress(block) + compressor.flush()
 
     def _rendered(self, main, request, store: bool = False) -> "RenderedRecords":
         main_bytes = self._render(main, store)
