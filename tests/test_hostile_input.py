@@ -77,8 +77,9 @@ def run_measured(outlets_file: Path, archive: Path, *extra: str, timeout: float 
 
     ``peak_rss_mb``: ``ru_maxrss`` that ``wait4`` reports for this one child (the largest
     of the crawl process and the descendants it reaped, i.e. the extraction workers), so
-    other tests' children do not count. ``main_hwm_mb``: the crawl process's own VmHWM,
-    sampled from /proc while it runs.
+    other tests' children do not count; an upper bound, as Linux also counts the pages of
+    this test process that the child shared until its exec. ``main_hwm_mb``: the crawl
+    process's own VmHWM, sampled from /proc while it runs (exact).
     """
     command = [sys.executable, "-m", "scrapy", "crawl", "news", "-s", f"OUTLETS_FILE={outlets_file}",
                "-s", f"ARCHIVE_DIR={archive}", *FAST_CRAWL, *extra]
