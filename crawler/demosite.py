@@ -39,6 +39,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterable, Sequence
 from urllib.parse import parse_qs, quote, urlsplit
 
+# Format identifiers the listings declare (namespaces and versions, never fetched).
+ATOM_NS = "http://www.w3.org/2005/Atom"
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+
 # --------------------------------------------------------------------------- vocabulary
 # Plain English words.  None of them may contain a boilerplate phrase (see
 # OutletSite.boilerplate_phrases): no "support", "share", "cookie", "read", "most", ...
@@ -905,7 +909,7 @@ def _rss_item(site: OutletSite, base: str, i: int) -> str:
 def _render_rss(site: OutletSite, base: str) -> Page:
     ids = _feed_ids(site)
     updated = _max_modified(site, ids) or site.start
-    text = ('<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom" '
+    text = ('<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0" xmlns:atom="' + ATOM_NS + '" '
             'xmlns:dc="http://purl.org/dc/elements/1.1/">\n<channel>\n'
             f'<title>{_esc(site.title)}</title><link>{base}/</link><description>Latest news from '
             f'{_esc(site.title)}</description><language>en</language><lastBuildDate>{_http_date(updated)}</lastBuildDate>\n'
@@ -925,7 +929,7 @@ def _atom_entry(site: OutletSite, base: str, i: int) -> str:
 def _render_atom(site: OutletSite, base: str) -> Page:
     ids = _feed_ids(site)
     updated = _max_modified(site, ids) or site.start
-    text = ('<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">\n'
+    text = ('<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="' + ATOM_NS + '">\n'
             f'<title>{_esc(site.title)}</title><id>{base}/</id><updated>{_iso(updated)}</updated>\n'
             f'<link rel="self" type="application/atom+xml" href="{base}/atom.xml"/>'
             f'<link rel="alternate" type="text/html" href="{base}/"/>\n'
@@ -941,7 +945,7 @@ def _render_json_feed(site: OutletSite, base: str) -> Page:
               "date_modified": _iso(site._articles[i]["modified"]),
               "authors": [{"name": site._articles[i]["author"]}], "tags": [site._articles[i]["section"]]}
              for i in ids]
-    feed = {"version": "https://jsonfeed.org/version/1.1", "title": site.title, "home_page_url": base + "/",
+    feed = {"version": JSON_FEED_VERSION, "title": site.title, "home_page_url": base + "/",
             "feed_url": base + "/feed.json", "language": "en", "items": items}
     body = json.dumps(feed, ensure_ascii=False, indent=1).encode()
     return Page(200, body, content_type=JSON_FEED_TYPE, last_modified=_max_modified(site, ids))

@@ -29,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import urlsplit
 
+from crawler.demosite import ATOM_NS
+
 CHUNK = 64 * 1024
 BIG_BYTES = 50 * 1024 * 1024
 BOMB_INFLATED = 1 << 30
@@ -297,7 +299,7 @@ class HostileSite:
                     f"<updated>2024-10-0{i + 1}T10:00:00Z</updated><link rel=\"alternate\" href=\"{escape(href)}\"/>"
                     f"<content type=\"html\">&lt;p&gt;Escaped &lt;a href=&quot;/2024/05/05/from-content&quot;&gt;"
                     f"link&lt;/a&gt;&lt;/p&gt;&lt;script&gt;alert(1)&lt;/script&gt;</content></entry>")
-            return (f'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom" '
+            return (f'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="{ATOM_NS}" '
                     f'xml:base="{base}/"><title>Atom</title><id>urn:atom</id><updated>2024-10-02T10:00:00Z</updated>\n'
                     + "\n".join(entries) + "\n</feed>\n").encode(), "application/atom+xml"
         if name == "as-html":

@@ -20,7 +20,7 @@ def test_text_file_name():
 
 
 @pytest.mark.parametrize("raw, expected", [
-    ("http://Example.com:80/a?utm_source=x&id=3#frag", "http://example.com/a?id=3"),
+    ("HTTP://News.Example.test:80/a?utm_source=x&id=3#frag", "http://news.example.test/a?id=3"),
     ("https://127.0.0.1:8443/p?fbclid=1", "https://127.0.0.1:8443/p"),
     ("javascript:alert(1)", None),
     ("mailto:a@b.example", None),

@@ -16,11 +16,12 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-from crawler.demosite import OutletSite, SiteServer, accepts_gzip, main, static_file_path, write_static_site
+from crawler.demosite import (
+    ATOM_NS, JSON_FEED_VERSION, NEWS_NS, SITEMAP_NS, OutletSite, SiteServer, accepts_gzip, main, static_file_path,
+    write_static_site,
+)
 
-SM = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
-NEWS = "{http://www.google.com/schemas/sitemap-news/0.9}"
-ATOM = "{http://www.w3.org/2005/Atom}"
+SM, NEWS, ATOM = (f"{{{ns}}}" for ns in (SITEMAP_NS, NEWS_NS, ATOM_NS))
 HREF_RE = re.compile(r'href="([^"]+)"')
 
 
@@ -87,7 +88,7 @@ def test_rss_atom_and_json_feeds_parse(served):
 
     status, headers, body = fetch(base + "/feed.json")
     data = json.loads(body)
-    assert status == 200 and data["version"] == "https://jsonfeed.org/version/1.1"
+    assert status == 200 and data["version"] == JSON_FEED_VERSION
     assert len(data["items"]) == 50 and clean(data["items"][0]["url"]) == big.article_url(newest)
 
 
@@ -336,13 +337,13 @@ def test_dates_fixed_start_reproducible_and_recent_by_default():
     from datetime import datetime, timezone
     start = datetime(2024, 1, 1, 6, tzinfo=timezone.utc)
     one, two = OutletSite("harbor-daily", n_articles=40, start=start), OutletSite("harbor-daily", n_articles=40, start=start)
-    assert one.article_urls("http://h") == two.article_urls("http://h")
+    assert one.article_urls("http://h.test") == two.article_urls("http://h.test")
     assert one.article_path(1).startswith("/2024/01/01/")
-    assert one.render("/rss.xml", "http://h").body == two.render("/rss.xml", "http://h").body
+    assert one.render("/rss.xml", "http://h.test").body == two.render("/rss.xml", "http://h.test").body
     recent = OutletSite("harbor-daily", n_articles=40)
     now = datetime.now(timezone.utc)
     newest = recent.article_meta(40)
     assert now - timedelta(hours=4) < newest["published"] <= newest["modified"] < now
     added = recent.add_articles(2)
     assert all(recent.article_meta(i)["published"] <= now + timedelta(seconds=5) for i in added)
-    assert recent.prerender("http://h") == len(recent.all_paths())
+    assert recent.prerender("http://h.test") == len(recent.all_paths())

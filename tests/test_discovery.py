@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from crawler.demosite import ATOM_NS, JSON_FEED_VERSION, SITEMAP_NS
 from crawler.discovery import Anchor, ListingError, next_page_urls, parse_feed, parse_sitemap
 
 BASE = "http://127.0.0.1:8001/rss.xml"
@@ -21,12 +22,12 @@ def test_rss_relative_links_tracking_and_duplicates():
 
 
 def test_atom_updated_and_json_feed():
-    atom = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
-<entry><title>x</title><link href="/2024/02/03/b"/><updated>2024-02-03T04:05:06+01:00</updated></entry></feed>"""
+    atom = f"""<feed xmlns="{ATOM_NS}"><title>t</title>
+<entry><title>x</title><link href="/2024/02/03/b"/><updated>2024-02-03T04:05:06+01:00</updated></entry></feed>""".encode()
     [entry], _ = parse_feed(atom, BASE)
     assert entry.url == "http://127.0.0.1:8001/2024/02/03/b"
     assert entry.announced == "2024-02-03T03:05:06Z"
-    feed = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [
+    feed = json.dumps({"version": JSON_FEED_VERSION, "items": [
         {"url": "/2024/03/04/c?fbclid=9", "date_modified": "2024-03-04T00:00:00Z"}, "junk"]}).encode()
     listed, _ = parse_feed(feed, BASE, "application/feed+json")
     assert [(l.url, l.announced) for l in listed] == [("http://127.0.0.1:8001/2024/03/04/c", "2024-03-04T00:00:00Z")]
@@ -70,11 +71,11 @@ def test_empty_feed_is_a_listing_error(body):
 
 
 def test_sitemap_index_urlset_and_gzip():
-    index = b"""<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
-<sitemap><loc>/sitemaps/news.xml</loc></sitemap></sitemapindex>"""
+    index = f"""<sitemapindex xmlns="{SITEMAP_NS}">
+<sitemap><loc>/sitemaps/news.xml</loc></sitemap></sitemapindex>""".encode()
     assert parse_sitemap(index, BASE) == (["http://127.0.0.1:8001/sitemaps/news.xml"], [])
-    urlset = b"""<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
-<url><loc>http://127.0.0.1:8001/2024/01/01/x</loc><lastmod>2024-01-02</lastmod></url></urlset>"""
+    urlset = f"""<urlset xmlns="{SITEMAP_NS}">
+<url><loc>http://127.0.0.1:8001/2024/01/01/x</loc><lastmod>2024-01-02</lastmod></url></urlset>""".encode()
     children, listed = parse_sitemap(gzip.compress(urlset), BASE)
     assert children == [] and listed[0].url.endswith("/2024/01/01/x") and listed[0].announced == "2024-01-02T00:00:00Z"
 
