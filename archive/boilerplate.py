@@ -466,7 +466,7 @@ def classify_blocks(blocks: list[Block], ctx: PageContext) -> list[str | None]:
     # 4. teaser sections: a "Related" / "Read more" / "Recent stories" heading, and the
     #    short or linked blocks that follow it
     for i in range(n):
-        if words[i] <= 8 and len(cores[i]) <= 60 and _TEASER_HEADING.fullmatch(cores[i]):
+        if words[i] <= 8 and _is_teaser_heading(cores[i]):
             drop[i] = drop[i] or "teaser-heading"
             for k in range(i + 1, n):
                 if is_link[k] or drop[k] or (words[k] <= 20 and not _ENDS_SENTENCE.search(texts[k])) or (

@@ -135,7 +135,6 @@ _VERSION_COLUMNS = frozenset(c.name for c in versions.columns)
 _ARTICLE_STATE = (articles.c.id, articles.c.first_seen, articles.c.recheck_step, articles.c.latest_version,
                   articles.c.latest_seq, articles.c.latest_sha256)
 _STATE_BY_URL = select(*_ARTICLE_STATE).where(articles.c.url == bindparam("_url"))
-_STATE_BY_ID = select(*_ARTICLE_STATE).where(articles.c.id == bindparam("_article_id"))
 _ROWS_BY_URLS = select(articles).where(articles.c.url.in_(bindparam("_urls", expanding=True)))
 _UPDATE_ARTICLE = update(articles).where(articles.c.id == bindparam("_article_id"))
 _INSERT_ARTICLE = insert(articles)
@@ -314,21 +313,11 @@ class Catalog:
                     result.known += 1
         return result
 
-    def record_check(self, conn: Connection, article_id: int, changed: bool, policy, fields: dict[str, Any],
-                     state: dict[str, Any] | None = None) -> None:
-        """After a fetch of an archived article: validators, capture and next check time.
-
-        ``state``: the article's ``first_seen`` and ``recheck_step`` when the caller has
-        them already (see :meth:`article_state`), saving a query.
-        """
-        self.set_article_fields(conn, article_id, self.check_fields(conn, article_id, changed, policy, fields, state))
-
     @staticmethod
-    def check_fields(conn: Connection, article_id: int, changed: bool, policy, fields: dict[str, Any],
-                     state: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The article fields :meth:`record_check` sets (``fields`` plus the re-check schedule)."""
-        if state is None:
-            state = conn.execute(_STATE_BY_ID, {"_article_id": article_id}).mappings().one()
+    def check_fields(state: dict[str, Any], changed: bool, policy, fields: dict[str, Any]) -> dict[str, Any]:
+        """The article fields a check of an archived article sets: ``fields`` (validators,
+        capture) plus the re-check schedule from the article's ``state`` (see
+        :meth:`article_state`)."""
         now = fields.get("last_checked") or utc_now()
         step, next_check = policy.schedule(state["first_seen"], state["recheck_step"], changed, now)
         return {**fields, "recheck_step": step, "next_check": next_check}
@@ -339,7 +328,7 @@ class Catalog:
             state = conn.execute(_STATE_BY_URL, {"_url": url}).mappings().first()
             if state is None:
                 return False
-            self.record_check(conn, state["id"], False, policy, fields, state)
+            self.set_article_fields(conn, state["id"], self.check_fields(state, False, policy, fields))
             return True
 
     def record_gone(self, url: str, status: int) -> bool:
@@ -396,18 +385,17 @@ class Catalog:
 
     # -- versions --------------------------------------------------------------------
 
-    def add_version(self, conn: Connection, article_id: int, make_file_name, fields: dict[str, Any], *,
-                    state: dict[str, Any] | None = None, article_fields: dict[str, Any] | None = None) -> dict:
+    def add_version(self, conn: Connection, state: dict[str, Any], make_file_name, fields: dict[str, Any],
+                    article_fields: dict[str, Any] | None = None) -> dict:
         """Insert the next version of an article inside ``conn``'s transaction.
 
-        ``make_file_name(seq)`` returns the text file's path for the allocated ``seq``.
-        ``state``: the article's ``latest_version`` and ``latest_seq`` if the caller read them
-        in this transaction; ``article_fields``: more article fields to set in the same update.
-        Returns the inserted row.
+        ``state``: the article as :meth:`article_state` read it in this transaction.
+        ``make_file_name(seq)`` returns the text file's path for the allocated ``seq``;
+        ``article_fields``: more article fields to set in the same update. Returns the
+        inserted row.
         """
+        article_id = state["id"]
         seq = conn.execute(_NEXT_SEQ).scalar()
-        if state is None:
-            state = conn.execute(_STATE_BY_ID, {"_article_id": article_id}).mappings().one()
         version = (state["latest_version"] or 0) + 1
         row = {
             "reason": "new" if version == 1 else "edit",

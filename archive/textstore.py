@@ -68,15 +68,15 @@ class TextStore:
             # one read of the article's state, and (for a new version) one update of its row
             state = self.catalog.article_state(conn, outlet, url)
             changed = state["latest_sha256"] != sha
-            checked = self.catalog.check_fields(conn, state["id"], changed, policy, check, state)
+            checked = self.catalog.check_fields(state, changed, policy, check)
             if not changed:
                 self.catalog.set_article_fields(conn, state["id"], checked)
                 return None
             self._write_tmp(tmp_path, data)
             try:
                 row = self.catalog.add_version(
-                    conn, state["id"], lambda seq: f"{TEXT_DIR}/{text_file_name(seq, data)}",
-                    {**fields, "outlet": outlet, "sha256": sha}, state=state, article_fields=checked)
+                    conn, state, lambda seq: f"{TEXT_DIR}/{text_file_name(seq, data)}",
+                    {**fields, "outlet": outlet, "sha256": sha}, article_fields=checked)
             except BaseException:
                 tmp_path.unlink(missing_ok=True)
                 raise

@@ -112,6 +112,12 @@ def payload_is_compressed(headers: Iterable[tuple[str, str]]) -> bool:
     return False
 
 
+def stores_payload(exchange: "HttpExchange") -> bool:
+    """Whether :meth:`WarcWriter.render_exchange` stores this payload without deflating it
+    (an already-compressed payload large enough for that to pay)."""
+    return len(exchange.body) >= STORE_MIN_SIZE and payload_is_compressed(exchange.response_headers)
+
+
 def _status_line(status: int) -> str:
     try:
         reason = HTTPStatus(status).phrase
@@ -173,8 +179,7 @@ class WarcWriter:
         so callers can run it off their main thread and keep :meth:`write_rendered` there.
         """
         response = self._response_record(exchange)
-        store = len(exchange.body) >= STORE_MIN_SIZE and payload_is_compressed(exchange.response_headers)
-        return self._rendered(response, self._request_record(exchange, response), store=store)
+        return self._rendered(response, self._request_record(exchange, response), store=stores_payload(exchange))
 
     def render_revisit(self, exchange: HttpExchange, refers_to: RevisitOf, profile: str) -> "RenderedRecords":
         """A revisit record (+ its request record), not yet written; thread-safe."""

@@ -15,6 +15,7 @@ from scrapy.utils.sitemap import Sitemap
 
 from archive.urls import canonicalize_url
 
+
 @dataclass(frozen=True)
 class Listed:
     """A link found in a listing, with the update time the listing announced for it."""

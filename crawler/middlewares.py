@@ -16,8 +16,8 @@ from scrapy.http import Request, Response
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import threads
 
-from archive.warc import HttpExchange, RenderedRecords, RevisitOf, WarcWriter, payload_is_compressed
-from crawler.writeerrors import stop_if_disk_full
+from archive.warc import HttpExchange, RenderedRecords, RevisitOf, WarcWriter, stores_payload
+from crawler.writeerrors import error_line, stop_if_disk_full
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class WarcCaptureMiddleware:
         previous = request.meta.get("previous_capture") or {}
         profile = self._revisit_profile(exchange, previous)
         try:
-            if profile or len(exchange.body) <= INLINE_RENDER_MAX or payload_is_compressed(exchange.response_headers):
+            if profile or len(exchange.body) <= INLINE_RENDER_MAX or stores_payload(exchange):
                 rendered = self._render(exchange, previous, profile)
             else:  # deflating a large payload releases the GIL: let another core do it
                 rendered = await maybe_deferred_to_future(
@@ -106,7 +106,7 @@ class WarcCaptureMiddleware:
             location = self.writer.write_rendered(rendered)
         except OSError as exc:
             self.stats.inc_value("warc/write_errors")
-            logger.error("cannot write WARC record for %s: %s", response.url, exc)
+            logger.error("cannot write WARC record for %s: %s", response.url, error_line(exc))
             stop_if_disk_full(self.crawler, exc)
             raise IgnoreRequest(f"WARC write failed: {exc}") from exc
         if profile:

@@ -170,14 +170,15 @@ class NewsSpider(scrapy.Spider):
         outlet = self._answered(response)
         if not isinstance(response, TextResponse):
             return self._listing_error(outlet, response, "not_html", ValueError("section page is not HTML"))
-        links = iter_page_links(response.css("a::attr(href)").getall(), response.url)
+        anchors = [Anchor(link.attrib["href"], " ".join(link.xpath("string()").get().split()),
+                          link.attrib.get("rel", ""), link.attrib.get("class", ""))
+                   for link in response.xpath("//a[@href]")]
+        links = iter_page_links((anchor.href for anchor in anchors), response.url)
         self.register_links(outlet, [(url, None) for url in links], "section", response.url)
         depth = response.meta.get("page_depth", 0)
         if depth >= outlet.section_depth:
             return []
-        anchors = [Anchor(link.attrib["href"], " ".join(link.xpath("string()").get().split()),
-                          link.attrib.get("rel", ""), link.attrib.get("class", ""))
-                   for link in response.xpath('//a[@href] | //link[@rel="next"][@href]')]
+        anchors += [Anchor(href, rel="next") for href in response.xpath('//link[@rel="next"]/@href').getall()]
         return [self._listing(url, outlet, self.parse_section, page_depth=depth + 1)
                 for url in next_page_urls(anchors, canonicalize_url(response.url) or response.url)
                 if outlet.owns(url)]
