@@ -305,7 +305,7 @@ class Catalog:
                         conn.execute(_UPDATE_ARTICLE, {"state": "active", "_article_id": row["id"]})
                     result.pending.append(row)
                 elif (row["state"] == "active" and announced.get(url)
-                      and announced[url] > (row["last_checked"] or "")
+                      and announced[url] >= (row["last_checked"] or "")  # same second: order unknown
                       and announced[url] > (row["announced"] or "")):
                     conn.execute(_UPDATE_ARTICLE, {"announced": announced[url], "_article_id": row["id"]})
                     result.due += 1
@@ -375,7 +375,7 @@ class Catalog:
         query = select(articles).where(articles.c.state == "active", articles.c.latest_version > 0,
                                        articles.c.outlet.in_(outlets), articles.c.id > after_id,
                                        articles.c.announced.is_not(None),
-                                       (articles.c.last_checked.is_(None)) | (articles.c.announced > articles.c.last_checked))
+                                       (articles.c.last_checked.is_(None)) | (articles.c.announced >= articles.c.last_checked))
         return self._batch(query, limit)
 
     def _batch(self, query, limit: int) -> list[dict]:

@@ -84,3 +84,18 @@ def test_recheck_policy_backs_off_and_stops():
     assert policy.schedule("2026-01-01T00:00:00Z", 0, False, "2026-01-01T00:01:00Z") == (1, "2026-01-01T01:01:00Z")
     assert policy.schedule("2026-01-01T00:00:00Z", 1, True, "2026-01-01T02:00:00Z") == (0, "2026-01-01T02:01:00Z")
     assert policy.schedule("2026-01-01T00:00:00Z", 1, False, "2026-01-02T00:00:00Z") == (1, None)
+
+
+def test_announcement_in_the_second_of_the_last_check_makes_the_article_due(tmp_path):
+    """Listings and checks have one-second resolution: an edit announced for the second of
+    the last check may have come after it, so it must be fetched (found flaky in CI)."""
+    catalog, store = _store(tmp_path)
+    url = "http://x.example/1"
+    catalog.register_discovered("o", [(url, "2026-01-01T00:00:00Z")], "feed", "http://x.example/feed")
+    _version(store, url, b"A\n\nbody\n", when="2026-01-01T00:00:05Z")
+    older = catalog.register_discovered("o", [(url, "2026-01-01T00:00:04Z")], "feed", "http://x.example/feed")
+    assert (older.due, older.known) == (0, 1)
+    assert catalog.announced_articles(["o"]) == []
+    same_second = catalog.register_discovered("o", [(url, "2026-01-01T00:00:05Z")], "feed", "http://x.example/feed")
+    assert same_second.due == 1
+    assert [row["url"] for row in catalog.announced_articles(["o"])] == [url]
