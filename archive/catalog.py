@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 from sqlalchemy import (
     Column, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
-    bindparam, create_engine, event, func, insert, select, update,
+    and_, bindparam, create_engine, event, func, insert, not_, or_, select, update,
 )
 from sqlalchemy.engine import Connection, Engine
 
@@ -135,10 +135,14 @@ _VERSION_COLUMNS = frozenset(c.name for c in versions.columns)
 _ARTICLE_STATE = (articles.c.id, articles.c.first_seen, articles.c.recheck_step, articles.c.latest_version,
                   articles.c.latest_seq, articles.c.latest_sha256)
 _STATE_BY_URL = select(*_ARTICLE_STATE).where(articles.c.url == bindparam("_url"))
+_STATES_BY_URLS = select(articles.c.url, *_ARTICLE_STATE).where(articles.c.url.in_(bindparam("_urls", expanding=True)))
 _ROWS_BY_URLS = select(articles).where(articles.c.url.in_(bindparam("_urls", expanding=True)))
 _UPDATE_ARTICLE = update(articles).where(articles.c.id == bindparam("_article_id"))
 _INSERT_ARTICLE = insert(articles)
 _INSERT_VERSION = insert(versions)
+# a listing announced an update no later than the second of the last check (never NULL)
+_ANNOUNCED_DUE = and_(articles.c.announced.is_not(None),
+                      or_(articles.c.last_checked.is_(None), articles.c.announced >= articles.c.last_checked))
 _NEXT_SEQ = select(func.coalesce(func.max(versions.c.seq), -1) + 1)
 
 
@@ -322,14 +326,27 @@ class Catalog:
         step, next_check = policy.schedule(state["first_seen"], state["recheck_step"], changed, now)
         return {**fields, "recheck_step": step, "next_check": next_check}
 
-    def record_unchanged(self, url: str, policy, fields: dict[str, Any]) -> bool:
-        """A check found no change (304, identical payload or text); False if ``url`` is unknown."""
+    def record_unchanged(self, checks: list[tuple[str, Any, dict[str, Any]]]) -> int:
+        """Checks that found no change (304, identical payload), in one transaction.
+
+        ``checks`` holds ``(canonical URL, RecheckPolicy, check fields)`` triples; each sets
+        the article's check fields and next check. Returns how many URLs were known.
+        """
+        urls = list(dict.fromkeys(url for url, _, _ in checks))
+        updates: dict[tuple, list[dict[str, Any]]] = {}  # one executemany per set of columns
         with self.engine.begin() as conn:
-            state = conn.execute(_STATE_BY_URL, {"_url": url}).mappings().first()
-            if state is None:
-                return False
-            self.set_article_fields(conn, state["id"], self.check_fields(state, False, policy, fields))
-            return True
+            states = {}
+            for start in range(0, len(urls), 500):  # SQLite allows a limited number of parameters
+                states.update((row["url"], row) for row in conn.execute(
+                    _STATES_BY_URLS, {"_urls": urls[start:start + 500]}).mappings())
+            for url, policy, fields in checks:
+                state = states.get(url)
+                if state is not None:
+                    values = _checked(self.check_fields(state, False, policy, fields), _ARTICLE_COLUMNS, "articles")
+                    updates.setdefault(tuple(sorted(values)), []).append({**values, "_article_id": state["id"]})
+            for rows in updates.values():
+                conn.execute(_UPDATE_ARTICLE, rows)
+        return sum(len(rows) for rows in updates.values())
 
     def record_gone(self, url: str, status: int) -> bool:
         """The outlet answered 404/410 for an archived article: keep it, note the event."""
@@ -368,14 +385,15 @@ class Catalog:
             query = query.where((articles.c.last_checked.is_(None)) | (articles.c.last_checked < now))
         else:
             query = query.where(articles.c.next_check.is_not(None), articles.c.next_check <= now)
-        return self._batch(query, limit)
+        # announced ones are checked as such, first (see announced_articles): not twice, even
+        # before their check is written
+        return self._batch(query.where(not_(_ANNOUNCED_DUE)), limit)
 
     def announced_articles(self, outlets: list[str], after_id: int = 0, limit: int = 500) -> list[dict]:
         """Next batch of archived articles whose feed or sitemap announced an update since their last check."""
         query = select(articles).where(articles.c.state == "active", articles.c.latest_version > 0,
                                        articles.c.outlet.in_(outlets), articles.c.id > after_id,
-                                       articles.c.announced.is_not(None),
-                                       (articles.c.last_checked.is_(None)) | (articles.c.announced >= articles.c.last_checked))
+                                       _ANNOUNCED_DUE)
         return self._batch(query, limit)
 
     def _batch(self, query, limit: int) -> list[dict]:

@@ -42,6 +42,7 @@ COMPRESSED_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image
                     "application/x-7z-compressed", "font/woff")
 STORE_MIN_SIZE = 1024  # below this, deflating the record's headers is worth more than it costs
 SMALL_RECORD = 4096    # records below this are compressed with a small zlib state
+MIN_WINDOW_BITS = 10   # smallest gzip window zlib writes well (9 is bumped to 10 with a worse stream)
 
 
 @dataclass
@@ -270,8 +271,11 @@ class WarcWriter:
         # zlib's default memLevel sets up a 256 KB state per compressor: for a request or
         # revisit record of a few hundred bytes (or a stored payload) that set-up costs
         # three times the compression itself, and a small state compresses them as well.
+        # The same goes for the window: one no larger than the record compresses it alike
+        # (any gzip reader inflates a stream made with a smaller window).
         mem_level = 1 if store or len(block) < SMALL_RECORD else 8
-        compressor = zlib.compressobj(0 if store else self.gzip_level, zlib.DEFLATED, zlib.MAX_WBITS + 16, mem_level)
+        window_bits = min(zlib.MAX_WBITS, max(MIN_WINDOW_BITS, len(block).bit_length()))
+        compressor = zlib.compressobj(0 if store else self.gzip_level, zlib.DEFLATED, window_bits + 16, mem_level)
         return compressor.compress(block) + compressor.flush()
 
     def _rendered(self, main, request, store: bool = False) -> "RenderedRecords":

@@ -1,4 +1,5 @@
-"""Downloader middlewares: WARC capture of every HTTP exchange."""
+"""Downloader middlewares: WARC capture of every HTTP exchange; meta-refresh redirects
+without decoding every page."""
 from __future__ import annotations
 
 import base64
@@ -12,7 +13,8 @@ from datetime import datetime, timezone
 import scrapy
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
-from scrapy.http import Request, Response
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
+from scrapy.http import HtmlResponse, Request, Response
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import threads
 
@@ -136,3 +138,26 @@ class WarcCaptureMiddleware:
     def spider_closed(self) -> None:
         self.writer.close()
         logger.info("WARC files written: %s", ", ".join(self.writer.files_written) or "none")
+
+
+# Scrapy looks for a refresh in a page's first 4096 characters: at most 4 bytes each in UTF-8
+META_REFRESH_PREFIX = 4 * 4096
+
+
+class LazyMetaRefreshMiddleware(MetaRefreshMiddleware):
+    """Scrapy's ``<meta http-equiv="refresh">`` redirects, minus the decoding of every page.
+
+    Scrapy's own check decodes the whole body (``response.text``) to read its first 4096
+    characters: ~0.25 ms a news page, on the reactor, for pages that almost never hold a
+    refresh. A page whose first bytes do not contain the word cannot hold one, so it is
+    passed on untouched; the rest (and pages in UTF-16/32, where the word is not a plain
+    byte string) get Scrapy's full check. Same settings: METAREFRESH_ENABLED,
+    METAREFRESH_MAXDELAY, METAREFRESH_IGNORE_TAGS.
+    """
+
+    def process_response(self, request: Request, response: Response) -> Request | Response:
+        if isinstance(response, HtmlResponse):
+            head = response.body[:META_REFRESH_PREFIX]
+            if b"\x00" not in head and b"refresh" not in head.lower():
+                return response
+        return super().process_response(request, response)

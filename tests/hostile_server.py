@@ -36,6 +36,9 @@ BIG_BYTES = 50 * 1024 * 1024
 BOMB_INFLATED = 1 << 30
 SLOW_SECONDS = 10.0
 ROBOTS = "User-agent: *\nDisallow: /private/\n"
+REFRESH_PAGE = ("<!DOCTYPE html><html><head><title>Moved</title>"
+                "<META HTTP-EQUIV=\"Refresh\" CONTENT=\"0; URL=/2024/06/16/refreshed\"></head>"
+                "<body><p>This story has moved.</p></body></html>")
 
 # ----------------------------------------------------------------------------- text
 _SUBJECTS = """harbor council|village school|county library|river ferry|railway museum|coastal clinic|
@@ -210,6 +213,10 @@ class HostileSite:
         self.routes["/2024/06/13/gzip-bomb"] = self._send_bomb
         add(Case("windows-1251", "/2024/06/14/cp1251", "archived", note="charset only in <meta>"))
         self.routes["/2024/06/14/cp1251"] = self._send_cp1251
+        add(Case("meta-refresh", "/2024/06/16/refresh", "archived",
+                 note='a page whose <meta http-equiv="Refresh"> sends the reader to the article'))
+        self.routes["/2024/06/16/refresh"] = lambda h, t: self._send(h, 200, REFRESH_PAGE.encode())
+        article("/2024/06/16/refreshed")
         # -- feeds (each its own URL in the outlets file)
         feeds = {
             "good": "/feeds/good.xml", "malformed": "/feeds/malformed.xml", "bomb": "/feeds/bomb.xml",

@@ -99,3 +99,23 @@ def test_announcement_in_the_second_of_the_last_check_makes_the_article_due(tmp_
     same_second = catalog.register_discovered("o", [(url, "2026-01-01T00:00:05Z")], "feed", "http://x.example/feed")
     assert same_second.due == 1
     assert [row["url"] for row in catalog.announced_articles(["o"])] == [url]
+    # handed out as announced, it is not handed out again among the re-checks of the run
+    assert catalog.due_articles(["o"], "2026-01-02T00:00:00Z", everything=True) == []
+
+
+def test_unchanged_checks_recorded_in_one_batch(tmp_path):
+    catalog, store = _store(tmp_path)
+    urls = [f"http://x.example/{n}" for n in range(3)]
+    for url in urls:
+        _version(store, url, f"{url}\n\nbody\n".encode())
+    checks = [(url, RecheckPolicy(), {"last_checked": "2026-01-01T06:00:00Z", "last_status": 304})
+              for url in urls[:2]]
+    checks.append((urls[2], RecheckPolicy(), {"last_checked": "2026-01-01T06:00:00Z", "last_status": 200,
+                                              "etag": '"e2"', "last_modified": None}))
+    checks.append(("http://x.example/unknown", RecheckPolicy(), {"last_checked": "2026-01-01T06:00:00Z"}))
+    assert catalog.record_unchanged(checks) == 3
+    rows = [catalog.article(url) for url in urls]
+    assert [row["last_checked"] for row in rows] == ["2026-01-01T06:00:00Z"] * 3
+    assert [row["last_status"] for row in rows] == [304, 304, 200] and rows[2]["etag"] == '"e2"'
+    assert all(row["next_check"] > "2026-01-01T06:00:00Z" for row in rows)
+    assert catalog.due_articles(["o"], "2026-01-01T06:00:00Z", everything=True) == []

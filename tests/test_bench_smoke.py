@@ -1,6 +1,6 @@
 """Issue 6: the crawl benchmark (``make bench``) in miniature: 3 outlets x 20 articles,
-the demosite's Python server, no memory scaling. Checks that every system runs and the
-JSON result is written, not the speed."""
+the demosite's Python server, two rounds, no memory scaling. Checks that every system runs
+and the JSON result is written, not the speed."""
 from __future__ import annotations
 
 import json
@@ -15,7 +15,7 @@ EXPECTED_SYSTEMS = {"bare", "bare_extract", "full", "no_text", "second"}
 def test_benchmark_smoke(tmp_path):
     started = time.monotonic()
     run_benchmark(20, memory_scale=False, server="python", out_dir=tmp_path / "results",
-                           workdir=tmp_path / "work", log=lambda message: None)
+                  workdir=tmp_path / "work", rounds=2, log=lambda message: None)
     elapsed = time.monotonic() - started
 
     written = list((tmp_path / "results").glob("crawl-*.json"))
@@ -42,4 +42,11 @@ def test_benchmark_smoke(tmp_path):
                  "second_run_time_ratio"):
         assert data["ratios"][name]["value"] is not None, name
     assert data["ratios"]["rss_growth_10x"]["value"] is None   # no memory scaling here
-    assert elapsed < 60, f"the smoke benchmark took {elapsed:.0f} s"
+
+    # two rounds: each compared system ran twice (wget once), its row is its fastest run
+    for key in EXPECTED_SYSTEMS:
+        seconds = [run["seconds"] for run in data["runs"][key]]
+        assert len(seconds) == 2 and systems[key]["seconds"] == min(seconds), (key, seconds)
+    assert len(data["runs"].get("wget", [])) <= 1
+    assert len(data["ratios_by_round"]["full_vs_scrapy_trafilatura"]) == 2
+    assert elapsed < 120, f"the smoke benchmark took {elapsed:.0f} s"

@@ -306,13 +306,17 @@ def test_error_case_is_logged_and_counted(hostile, name):
     assert url not in versions_by_url(archive), f"{name} must not be archived"
 
 
+REDIRECTED = {"redirect-chain": "/2024/06/05/chain-5", "meta-refresh": "/2024/06/16/refreshed"}
+
+
 @pytest.mark.parametrize("name", [n for n, c in CASES.items() if c.expect == "archived"])
 def test_archived_case(hostile, name):
     case, site, archive = CASES[name], hostile["site"], hostile["archive"]
     by_url = versions_by_url(archive)
-    if name == "redirect-chain":
-        rows = by_url.get(site.url("/2024/06/05/chain-5"), []) or by_url.get(site.url(case.path), [])
-        slug = "chain-5"
+    if name in REDIRECTED:
+        target = REDIRECTED[name]
+        rows = by_url.get(site.url(target), []) or by_url.get(site.url(case.path), [])
+        slug = site.good[target]
     else:
         rows = by_url.get(site.url(case.path), [])
         slug = site.good.get(case.path)
@@ -367,6 +371,14 @@ def test_five_redirects_then_article(hostile):
     records = warc_records(archive)
     statuses = [status for kind, uri, status in records if kind == "response" and "/2024/06/05/chain-" in uri]
     assert sorted(statuses) == [200, 301, 301, 302, 302, 302], "each hop is in the WARC files"
+
+
+def test_meta_refresh_is_followed_once(hostile):
+    site, archive = hostile["site"], hostile["archive"]
+    assert site.hits("/2024/06/16/refresh") == 1 and site.hits("/2024/06/16/refreshed") == 1
+    statuses = [status for kind, uri, status in warc_records(archive)
+                if kind == "response" and "/2024/06/16/refresh" in uri]
+    assert sorted(statuses) == [200, 200], "the refresh page and the article are both in the WARC files"
 
 
 def test_slow_server_times_out_without_holding_up_the_crawl(hostile):
