@@ -1,6 +1,7 @@
 """URL canonicalisation and outlet origins (no network, no Scrapy)."""
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 TRACKING_PARAMS = frozenset({
@@ -11,6 +12,7 @@ TRACKING_PARAMS = frozenset({
 TRACKING_PREFIXES = ("utm_", "pk_", "piwik_", "mtm_", "at_")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 FETCHABLE_SCHEMES = frozenset({"http", "https"})
+_ABSOLUTE_HTTP = re.compile(r"https?://", re.I).match
 
 
 def is_tracking_param(name: str) -> bool:
@@ -26,7 +28,7 @@ def canonicalize_url(url: str, base: str | None = None) -> str | None:
     ``file:``, ``ftp:``, garbage), so callers never follow such links.
     """
     url = (url or "").strip()
-    if base:
+    if base and not _ABSOLUTE_HTTP(url):  # (urljoin leaves an absolute URL as it is, slowly)
         url = urljoin(base, url)
     try:
         parts = urlsplit(url)
@@ -40,10 +42,10 @@ def canonicalize_url(url: str, base: str | None = None) -> str | None:
     if ":" in host:
         host = f"[{host}]"
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not is_tracking_param(k)]
-    path = parts.path or "/"
-    return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
+    query = parts.query
+    if query:
+        query = urlencode([(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not is_tracking_param(k)])
+    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
 
 
 def origin(url: str) -> str:

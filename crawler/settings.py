@@ -66,6 +66,10 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.middlewares.LazyMetaRefreshMiddleware": 580,
 }
+SPIDER_MIDDLEWARES = {
+    # its only use is DEPTH_LIMIT (section pagination has its own bound) and depth stats
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+}
 ITEM_PIPELINES = {
     "crawler.pipelines.ArchivePipeline": 300,
 }

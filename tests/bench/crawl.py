@@ -753,21 +753,27 @@ def _git_state() -> dict:
 
 # =========================================================================== main entry
 ALL_SYSTEMS = ("bare", "bare_extract", "wget", "full", "second", "no_text")
+# Systems that take minutes run in the first LONG_ROUNDS rounds only; the others (about
+# ten seconds each, so the most exposed to a neighbour's burst of load) in every round.
+LONG_SYSTEMS = ("bare_extract", "full", "second")
+LONG_ROUNDS = 2
 
 
 def run_benchmark(n_articles: int = 1000, memory_scale: bool = True, server: str = "auto",
                   out_dir: str | os.PathLike = REPO / "bench-results", *, large_n: int | None = None,
                   bodies: str = "auto", systems: Sequence[str] = ALL_SYSTEMS, keep: bool = False,
-                  workdir: str | os.PathLike | None = None, rounds: int = 2, log: Log = _default_log) -> dict:
+                  workdir: str | os.PathLike | None = None, rounds: int = 3, log: Log = _default_log) -> dict:
     """Run the benchmark; returns the result dict also written to ``out_dir/crawl-<UTC>.json``.
 
     ``server``: ``auto`` (nginx if available or installable, else Python), ``nginx``, ``python``.
     ``bodies``: ``generated`` (demosite articles), ``real`` (the scrapinghub pages, nginx only) or
     ``auto`` (``real`` when those pages exist and nginx serves the site, else ``generated``).
     ``memory_scale``: also crawl 3 x ``large_n`` articles (default 10 x ``n_articles``).
-    ``rounds``: the compared systems run this many times, round after round (wget once);
-    each system's row is its fastest run, so that a burst of load from a neighbour on a
-    shared machine cannot decide a ratio. Every run is in the JSON.
+    ``rounds``: the compared systems run round after round: bare Scrapy and the no-text
+    crawl in every round, Scrapy + trafilatura and our full and second runs in the first
+    ``LONG_ROUNDS`` (2), wget once. Each system's row is its fastest run, so that a burst
+    of load from a neighbour on a shared machine cannot decide a ratio. Every run is in
+    the JSON.
     """
     if rounds < 1:
         raise ValueError("rounds must be at least 1")
@@ -824,11 +830,15 @@ def run_benchmark(n_articles: int = 1000, memory_scale: bool = True, server: str
             for round_no in range(1, rounds + 1):
                 if rounds > 1:
                     log(f"round {round_no} of {rounds}")
-                if "bare" in systems:
+
+                def wanted(system: str, round_no: int = round_no) -> bool:
+                    return system in systems and (system not in LONG_SYSTEMS or round_no <= LONG_ROUNDS)
+
+                if wanted("bare"):
                     log("run: bare scrapy ...")
                     keep_run("bare", run_bare(site, logs, extract=False))
                     check("bare scrapy fetched every article", expected, runs["bare"][-1].pages)
-                if "bare_extract" in systems:
+                if wanted("bare_extract"):
                     log("run: scrapy + trafilatura ...")
                     keep_run("bare_extract", run_bare(site, logs, extract=True))
                     check("scrapy+trafilatura fetched every article", expected, runs["bare_extract"][-1].pages)
@@ -839,13 +849,13 @@ def run_benchmark(n_articles: int = 1000, memory_scale: bool = True, server: str
                         check("wget fetched every article", expected, runs["wget"][-1].pages)
                     else:
                         log("wget is missing and could not be installed: no wget row")
-                if "full" in systems:
+                if wanted("full"):
                     archive = root / f"archive-full-{round_no}"
                     log("run: newsarchive full crawl (first run) ...")
                     keep_run("full", run_newsarchive(site, logs, "newsarchive full (1st run)", archive,
                                                      f"full-{round_no}"))
                     check("full crawl archived every article (manifest rows)", expected, runs["full"][-1].pages)
-                    if "second" in systems:
+                    if wanted("second"):
                         log("run: newsarchive second run (RECHECK=all, unchanged site) ...")
                         keep_run("second", run_newsarchive(site, logs, "newsarchive 2nd run (recheck)", archive,
                                                            f"second-{round_no}", "-s", "RECHECK=all",
@@ -855,7 +865,7 @@ def run_benchmark(n_articles: int = 1000, memory_scale: bool = True, server: str
                               runs["second"][-1].extra["manifest_rows"])
                     if not keep:
                         shutil.rmtree(archive, ignore_errors=True)
-                if "no_text" in systems:
+                if wanted("no_text"):
                     archive = root / f"archive-notext-{round_no}"
                     log("run: newsarchive TEXT_ENABLED=0 (WARC + catalog + discovery) ...")
                     keep_run("no_text", run_newsarchive(site, logs, "newsarchive no-text (WARC+cat)", archive,
@@ -954,9 +964,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                              f"{REAL_PAGES_DIR} (nginx only); auto (default): real ones when they exist")
     parser.add_argument("--systems", default=",".join(ALL_SYSTEMS),
                         help=f"comma list of {','.join(ALL_SYSTEMS)}")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="runs of each compared system, round after round; the fastest run of each "
-                             "is its row (default 2; wget runs once)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of runs (default 3): bare and no-text run in each, scrapy+trafilatura, "
+                             f"full and second in the first {LONG_ROUNDS}, wget once; each system's row is "
+                             "its fastest run")
     parser.add_argument("--out-dir", default=str(REPO / "bench-results"))
     parser.add_argument("--keep", action="store_true", help="keep the site, archives and logs (workdir)")
     parser.add_argument("--workdir", default=None)
