@@ -7,7 +7,7 @@ import json
 import shutil
 import time
 
-from tests.bench.crawl import LONG_SYSTEMS, run_benchmark
+from tests.bench.crawl import LONG_ROUNDS, LONG_SYSTEMS, run_benchmark
 
 EXPECTED_SYSTEMS = {"bare", "bare_extract", "full", "no_text", "second"}
 
@@ -43,13 +43,14 @@ def test_benchmark_smoke(tmp_path):
         assert data["ratios"][name]["value"] is not None, name
     assert data["ratios"]["rss_growth_10x"]["value"] is None   # no memory scaling here
 
-    # three rounds: the quick systems ran three times, the long ones twice, wget once;
+    # three rounds: the quick systems ran three times, the long ones once, wget once;
     # each row is its system's fastest run
     for key in EXPECTED_SYSTEMS:
         seconds = [run["seconds"] for run in data["runs"][key]]
-        assert len(seconds) == (2 if key in LONG_SYSTEMS else 3), (key, seconds)
+        assert len(seconds) == (LONG_ROUNDS if key in LONG_SYSTEMS else 3), (key, seconds)
         assert systems[key]["seconds"] == min(seconds), (key, seconds)
     assert len(data["runs"].get("wget", [])) <= 1
     assert data["ratios_by_round"]["warc_catalog_vs_bare"][2] is not None
     assert data["ratios_by_round"]["full_vs_scrapy_trafilatura"][2] is None
+    assert systems["second"]["manifest_rows"] == 60  # re-checking the same archive again adds nothing
     assert elapsed < 120, f"the smoke benchmark took {elapsed:.0f} s"
