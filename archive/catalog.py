@@ -175,7 +175,7 @@ MANIFEST_COLUMNS = [
 class Registration:
     """What registering a listing's links found."""
 
-    new: list[dict]       # first seen now: to fetch
+    new: list[dict]       # first seen now (the inserted values): to fetch
     pending: list[dict]   # seen before, never archived: to fetch
     due: int              # archived, and the listing announced an update since its last check
     known: int            # archived and not due: skip
@@ -299,11 +299,9 @@ class Catalog:
             for url in urls:
                 row = rows.get(url)
                 if row is None:
-                    values = {"outlet": outlet, "url": url, "first_seen": now, "latest_version": 0,
-                              "recheck_step": 0, "state": "active", "discovered_via": via,
-                              "discovered_from": source_url, "announced": announced.get(url)}
-                    values["id"] = conn.execute(_INSERT_ARTICLE, values).inserted_primary_key[0]
-                    result.new.append(values)
+                    result.new.append({"outlet": outlet, "url": url, "first_seen": now, "latest_version": 0,
+                                       "recheck_step": 0, "state": "active", "discovered_via": via,
+                                       "discovered_from": source_url, "announced": announced.get(url)})
                 elif not row["latest_version"] and row["state"] in ("active", "gone"):
                     if row["state"] == "gone":  # listed again after a 404: try once more
                         conn.execute(_UPDATE_ARTICLE, {"state": "active", "_article_id": row["id"]})
@@ -315,6 +313,8 @@ class Catalog:
                     result.due += 1
                 else:
                     result.known += 1
+            if result.new:  # one executemany, in listing order (the frontier goes by id)
+                conn.execute(_INSERT_ARTICLE, result.new)
         return result
 
     @staticmethod
