@@ -154,6 +154,14 @@ def _checked(values: dict[str, Any], columns: frozenset, table: str) -> dict[str
     return values
 
 
+def _by_url(conn: Connection, statement, urls: list[str]) -> dict[str, Any]:
+    """The rows ``statement`` (selecting ``url``, filtered by ``_urls``) finds for ``urls``, by URL."""
+    rows = {}
+    for start in range(0, len(urls), 500):  # SQLite allows a limited number of parameters
+        rows.update((row["url"], row) for row in conn.execute(statement, {"_urls": urls[start:start + 500]}).mappings())
+    return rows
+
+
 def _in_period(query, column, since: str | None, until: str | None):
     """``query`` limited to ``since <= column < until`` (either bound optional)."""
     if since:
@@ -176,7 +184,7 @@ class Registration:
     """What registering a listing's links found."""
 
     new: list[dict]       # first seen now (the inserted values): to fetch
-    pending: list[dict]   # seen before, never archived: to fetch
+    pending: int          # seen before, never archived: to fetch
     due: int              # archived, and the listing announced an update since its last check
     known: int            # archived and not due: skip
 
@@ -289,13 +297,10 @@ class Catalog:
         for url, when in listed:
             if when and (announced.get(url) or "") < when:
                 announced[url] = when
-        result = Registration([], [], 0, 0)
+        result = Registration([], 0, 0, 0)
         now = utc_now()
         with self.engine.begin() as conn:
-            rows = {}
-            for start in range(0, len(urls), 500):  # SQLite allows a limited number of parameters
-                rows.update((row["url"], dict(row)) for row in conn.execute(
-                    _ROWS_BY_URLS, {"_urls": urls[start:start + 500]}).mappings())
+            rows = _by_url(conn, _ROWS_BY_URLS, urls)
             for url in urls:
                 row = rows.get(url)
                 if row is None:
@@ -305,7 +310,7 @@ class Catalog:
                 elif not row["latest_version"] and row["state"] in ("active", "gone"):
                     if row["state"] == "gone":  # listed again after a 404: try once more
                         conn.execute(_UPDATE_ARTICLE, {"state": "active", "_article_id": row["id"]})
-                    result.pending.append(row)
+                    result.pending += 1
                 elif (row["state"] == "active" and announced.get(url)
                       and announced[url] >= (row["last_checked"] or "")  # same second: order unknown
                       and announced[url] > (row["announced"] or "")):
@@ -335,10 +340,7 @@ class Catalog:
         urls = list(dict.fromkeys(url for url, _, _ in checks))
         updates: dict[tuple, list[dict[str, Any]]] = {}  # one executemany per set of columns
         with self.engine.begin() as conn:
-            states = {}
-            for start in range(0, len(urls), 500):  # SQLite allows a limited number of parameters
-                states.update((row["url"], row) for row in conn.execute(
-                    _STATES_BY_URLS, {"_urls": urls[start:start + 500]}).mappings())
+            states = _by_url(conn, _STATES_BY_URLS, urls)
             for url, policy, fields in checks:
                 state = states.get(url)
                 if state is not None:

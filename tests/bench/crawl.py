@@ -798,7 +798,6 @@ def run_benchmark(n_articles: int = 1000, memory_scale: bool = True, server: str
     logs.mkdir(exist_ok=True)
     began = time.perf_counter()
     load_at_start = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
-    results: dict[str, Result] = {}
     checks: dict[str, dict] = {}
     info: dict[str, Any] = {}
     wget = ensure_wget(log) if "wget" in systems else None
@@ -811,12 +810,11 @@ def run_benchmark(n_articles: int = 1000, memory_scale: bool = True, server: str
         if not ok:
             log(f"CHECK FAILED: {name}: expected {expected}, got {got}")
 
-    runs: dict[str, list[Result]] = {}
+    runs: dict[str, list[Result]] = {}  # every run of each system, in order
 
-    def keep_run(key: str, result: Result) -> None:
-        """Every run is kept; the fastest run of each system is its row (noise only adds time)."""
+    def keep_run(key: str, result: Result) -> Result:
         runs.setdefault(key, []).append(result)
-        results[key] = min(runs[key], key=lambda r: r.seconds)
+        return result
 
     try:
         with BenchSite(n_articles, root / f"site-{n_articles}", server, bodies, log) as site:
@@ -838,41 +836,41 @@ def run_benchmark(n_articles: int = 1000, memory_scale: bool = True, server: str
 
                 if wanted("bare"):
                     log("run: bare scrapy ...")
-                    keep_run("bare", run_bare(site, logs, extract=False))
-                    check("bare scrapy fetched every article", expected, runs["bare"][-1].pages)
+                    run = keep_run("bare", run_bare(site, logs, extract=False))
+                    check("bare scrapy fetched every article", expected, run.pages)
                 if wanted("bare_extract"):
                     log("run: scrapy + trafilatura ...")
-                    keep_run("bare_extract", run_bare(site, logs, extract=True))
-                    check("scrapy+trafilatura fetched every article", expected, runs["bare_extract"][-1].pages)
+                    run = keep_run("bare_extract", run_bare(site, logs, extract=True))
+                    check("scrapy+trafilatura fetched every article", expected, run.pages)
                 if "wget" in systems and round_no == 1:  # wget is context, not part of any ratio
                     if wget:
                         log("run: wget --warc-file ...")
-                        keep_run("wget", run_wget(site, logs, wget))
-                        check("wget fetched every article", expected, runs["wget"][-1].pages)
+                        run = keep_run("wget", run_wget(site, logs, wget))
+                        check("wget fetched every article", expected, run.pages)
                     else:
                         log("wget is missing and could not be installed: no wget row")
                 if wanted("full"):
                     log("run: newsarchive full crawl (first run) ...")
-                    keep_run("full", run_newsarchive(site, logs, "newsarchive full (1st run)", full_archive,
-                                                     f"full-{round_no}"))
-                    check("full crawl archived every article (manifest rows)", expected, runs["full"][-1].pages)
+                    run = keep_run("full", run_newsarchive(site, logs, "newsarchive full (1st run)", full_archive,
+                                                           f"full-{round_no}"))
+                    check("full crawl archived every article (manifest rows)", expected, run.pages)
                 if "second" in systems and "full" in runs:
                     # every round re-checks the first run's archive: RECHECK=all makes all 3 x N due again
                     log("run: newsarchive second run (RECHECK=all, unchanged site) ...")
-                    keep_run("second", run_newsarchive(site, logs, "newsarchive 2nd run (recheck)", full_archive,
-                                                       f"second-{round_no}", "-s", "RECHECK=all",
-                                                       count="unchanged"))
-                    check("2nd run found every article unchanged", expected, runs["second"][-1].pages)
-                    check("2nd run archived no new version", expected, runs["second"][-1].extra["manifest_rows"])
+                    run = keep_run("second", run_newsarchive(site, logs, "newsarchive 2nd run (recheck)", full_archive,
+                                                             f"second-{round_no}", "-s", "RECHECK=all",
+                                                             count="unchanged"))
+                    check("2nd run found every article unchanged", expected, run.pages)
+                    check("2nd run archived no new version", expected, run.extra["manifest_rows"])
                 if wanted("no_text"):
                     archive = root / f"archive-notext-{round_no}"
                     log("run: newsarchive TEXT_ENABLED=0 (WARC + catalog + discovery) ...")
-                    keep_run("no_text", run_newsarchive(site, logs, "newsarchive no-text (WARC+cat)", archive,
-                                                        f"notext-{round_no}", "-s", "TEXT_ENABLED=0",
-                                                        count="fetched"))
+                    run = keep_run("no_text", run_newsarchive(site, logs, "newsarchive no-text (WARC+cat)", archive,
+                                                              f"notext-{round_no}", "-s", "TEXT_ENABLED=0",
+                                                              count="fetched"))
                     # the article links of a page come from its extraction: without text, link-only
                     # articles may stay undiscovered
-                    check("no-text crawl fetched every (listed) article", expected, runs["no_text"][-1].pages,
+                    check("no-text crawl fetched every (listed) article", expected, run.pages,
                           expected - site.n_link_only)
                     if not keep:
                         shutil.rmtree(archive, ignore_errors=True)
@@ -890,9 +888,9 @@ def run_benchmark(n_articles: int = 1000, memory_scale: bool = True, server: str
                     archive = root / "archive-mem"
                     log(f"run: newsarchive full crawl on {N_OUTLETS} x {n_articles} ({memory_bodies} bodies, "
                         f"memory baseline) ...")
-                    results["full_mem"] = run_newsarchive(
-                        small, logs, f"newsarchive full ({N_OUTLETS}x{n_articles}, gen.)", archive, "full-mem")
-                    check("memory baseline crawl archived every article", small.n_urls, results["full_mem"].pages)
+                    run = keep_run("full_mem", run_newsarchive(
+                        small, logs, f"newsarchive full ({N_OUTLETS}x{n_articles}, gen.)", archive, "full-mem"))
+                    check("memory baseline crawl archived every article", small.n_urls, run.pages)
                     if not keep:
                         shutil.rmtree(archive, ignore_errors=True)
                 if not keep:
@@ -904,18 +902,20 @@ def run_benchmark(n_articles: int = 1000, memory_scale: bool = True, server: str
                     f"{big.build_seconds:.1f} s")
                 archive = root / "archive-large"
                 log(f"run: newsarchive full crawl on {N_OUTLETS} x {large_n} ...")
-                results["full_large"] = run_newsarchive(
+                run = keep_run("full_large", run_newsarchive(
                     big, logs, f"newsarchive full ({N_OUTLETS}x{large_n}{', gen.' if bodies != memory_bodies else ''})",
-                    archive, "full-large")
-                check("large full crawl archived every article", big.n_urls, results["full_large"].pages)
+                    archive, "full-large"))
+                check("large full crawl archived every article", big.n_urls, run.pages)
                 if not keep:
                     shutil.rmtree(archive, ignore_errors=True)
             if not keep:
                 shutil.rmtree(root / f"site-{large_n}", ignore_errors=True)
     finally:
         total = time.perf_counter() - began
+    # each system's row is its fastest run: a neighbour's load only ever adds time
+    results = {key: min(values, key=lambda r: r.seconds) for key, values in runs.items()}
     order = ["bare", "bare_extract", "wget", "full", "no_text", "second", "full_mem", "full_large"]
-    rows = [results[k].as_dict() | {"key": k, "runs_seconds": [round(r.seconds, 1) for r in runs.get(k, [])]}
+    rows = [results[k].as_dict() | {"key": k, "runs_seconds": [round(r.seconds, 1) for r in runs[k]]}
             for k in order if k in results]
     ratios = compute_ratios(results)
     report = {
