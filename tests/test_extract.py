@@ -475,6 +475,29 @@ def test_article_is_picklable_and_deterministic():
     assert first.title == HEADLINE
 
 
+def test_page_as_str_with_an_xml_encoding_declaration():
+    # lxml refuses a str that declares its encoding: the page is parsed from its bytes
+    page = '<?xml version="1.0" encoding="utf-8"?>\n' + story_page(neutral=True)
+    assert article_body(page, URL) == article_body(story_page(neutral=True), URL)
+    assert extract_article(page, URL).title == HEADLINE
+
+
+def test_forms_in_the_page_are_plain_elements():
+    # the parser gives every element lxml.html's plain class (form fields included), and a
+    # search form beside the article changes nothing of it
+    from lxml.html import HtmlElement
+
+    from archive.extract import _parse
+
+    form = ('<form action="/search"><label for="q">Search</label><input id="q" name="q" value="ferry">'
+            '<select name="s"><option>All</option></select><textarea name="t">x</textarea></form>')
+    page = story_page(neutral=True).replace("<body>", "<body>" + form, 1)
+    assert form in page
+    tree = _parse(page)
+    assert {type(el) for el in tree.iter("form", "input", "select", "textarea", "label")} == {HtmlElement}
+    assert article_body(page, URL) == article_body(story_page(neutral=True), URL)
+
+
 @pytest.mark.parametrize("page", ["", "   ", "<html></html>", "not html at all", "<p>x</p>" * 3,
                                   "<html><body><script>var a = 1;</script></body></html>"])
 def test_degenerate_pages(page):
