@@ -2,8 +2,6 @@
 without decoding every page."""
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 import platform
 import socket
@@ -18,7 +16,7 @@ from scrapy.http import HtmlResponse, Request, Response
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import threads
 
-from archive.warc import HttpExchange, RenderedRecords, RevisitOf, WarcWriter, stores_payload
+from archive.warc import HttpExchange, RenderedRecords, RevisitOf, WarcWriter, sha1_digest, stores_payload
 from crawler.writeerrors import error_line, stop_if_disk_full
 
 logger = logging.getLogger(__name__)
@@ -27,11 +25,6 @@ logger = logging.getLogger(__name__)
 # hand-off costs more than it saves for a payload that is stored without deflating it
 # (already compressed) or a small one. Only deflating a large payload goes to a thread.
 INLINE_RENDER_MAX = 32 * 1024
-
-
-def payload_digest(body: bytes) -> str:
-    """WARC payload digest (``sha1:`` + base32), as warcio writes it."""
-    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
 
 
 def _headers(headers) -> list[tuple[str, str]]:
@@ -131,7 +124,7 @@ class WarcCaptureMiddleware:
             return None
         if exchange.status == 304:
             return "server-not-modified"
-        if exchange.status == 200 and previous.get("payload_digest") == payload_digest(exchange.body):
+        if exchange.status == 200 and previous.get("payload_digest") == sha1_digest(exchange.body):
             return "identical-payload-digest"
         return None
 

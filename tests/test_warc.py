@@ -110,3 +110,17 @@ def test_records_of_every_size_decompress_whole(tmp_path):
     assert payloads == bodies
     whole = gzip.decompress(warc.read_bytes())  # every member, to the last byte
     assert whole.count(b"WARC/1.1\r\n") == 1 + 2 * len(bodies)
+
+
+def test_http_headers_stored_byte_for_byte(tmp_path):
+    # header values arrive as bytes and are handled as latin-1 text: a UTF-8 value (or any
+    # other bytes) goes back into the record exactly as it came, not percent-encoded
+    raw_value = "Caf\u00e9 \u2014 Kyiv".encode("utf-8")
+    headers = [("Content-Type", "text/html"), ("X-Headline", raw_value.decode("latin-1"))]
+    writer = WarcWriter(tmp_path)
+    location = writer.write_exchange(HttpExchange("http://127.0.0.1:9/h", 200, headers, b"<p>x</p>" * 200,
+                                                  [("User-Agent", "t")], ip_address="127.0.0.1"))
+    writer.close()
+    warc = tmp_path / location.warc_file
+    assert b"\r\nX-Headline: " + raw_value + b"\r\n" in gzip.decompress(warc.read_bytes())
+    assert subprocess.run([WARCIO, "check", str(warc)]).returncode == 0
