@@ -1,8 +1,9 @@
 """Text files of article versions: ``text/NNN_<hash>.txt``, written once, atomically.
 
 Write order, so that a crash at any point leaves catalog and files consistent:
-1. the bytes go to ``text/.tmp/<sha256>.<pid>.tmp``;
-2. one catalog transaction allocates the sequence number and inserts the version row;
+1. the bytes go to ``text/.tmp/<sha256>.<pid>.<n>.tmp``;
+2. one catalog transaction allocates the sequence number and inserts the version row
+   (or the rows of a batch of versions);
 3. the temporary file is renamed to its final name.
 :func:`recover_pending` (run before each crawl) finishes step 3 for rows whose file is
 missing and deletes temporary files no row refers to.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,22 @@ def render_text(title: str, body: str) -> bytes:
     return f"{title}\n\n{body}\n".encode("utf-8")
 
 
+@dataclass(frozen=True)
+class NewVersion:
+    """A page's text to archive as the next version of the article with canonical ``url``.
+
+    ``fields``: the version row's fields; ``check`` (validators, capture) updates the article
+    row whether or not the text is new; ``policy`` (a RecheckPolicy) sets its next check.
+    """
+
+    outlet: str
+    url: str
+    data: bytes
+    fields: dict[str, Any]
+    check: dict[str, Any]
+    policy: Any
+
+
 class TextStore:
     """Writes version files and their catalog rows together."""
 
@@ -46,42 +64,52 @@ class TextStore:
 
     def add_version(self, outlet: str, url: str, data: bytes, fields: dict[str, Any],
                     check: dict[str, Any], policy) -> dict | None:
-        """Archive ``data`` as the next version of the article ``url``.
+        """Archive ``data`` as the next version of the article ``url`` (see :class:`NewVersion`).
 
         Returns the new version row, or None when ``data`` equals the latest version
-        (nothing is written then). ``check`` (validators, capture) updates the article
-        row either way, and ``policy`` (a RecheckPolicy) sets its next check.
+        (nothing is written then).
         """
-        sha = sha256_hex(data)
-        tmp_path = self.tmp_dir / f"{sha}.{os.getpid()}.tmp"
+        return self.add_versions([NewVersion(outlet, url, data, fields, check, policy)])[0]
+
+    def add_versions(self, versions: list[NewVersion]) -> list[dict | None]:
+        """Archive several versions in one catalog transaction, in order; one result each,
+        as :meth:`add_version` returns it. All are written or none (an error is raised)."""
         for attempt in range(SEQ_RETRIES):
+            tmp_paths: list[Path] = []
             try:
-                return self._add_version(outlet, url, data, sha, tmp_path, fields, check, policy)
+                with self.catalog.engine.begin() as conn:
+                    rows = [self._add_in(conn, version, index, tmp_paths) for index, version in enumerate(versions)]
             except IntegrityError:
                 # Another writer took the same sequence number first: allocate again.
+                _discard(tmp_paths)
                 if attempt == SEQ_RETRIES - 1:
                     raise
-        return None
-
-    def _add_version(self, outlet, url, data, sha, tmp_path, fields, check, policy) -> dict | None:
-        with self.catalog.engine.begin() as conn:
-            # one read of the article's state, and (for a new version) one update of its row
-            state = self.catalog.article_state(conn, outlet, url)
-            changed = state["latest_sha256"] != sha
-            checked = self.catalog.check_fields(state, changed, policy, check)
-            if not changed:
-                self.catalog.set_article_fields(conn, state["id"], checked)
-                return None
-            self._write_tmp(tmp_path, data)
-            try:
-                row = self.catalog.add_version(
-                    conn, state, lambda seq: f"{TEXT_DIR}/{text_file_name(seq, data)}",
-                    {**fields, "outlet": outlet, "sha256": sha}, article_fields=checked)
+                continue
             except BaseException:
-                tmp_path.unlink(missing_ok=True)
+                _discard(tmp_paths)
                 raise
-        os.replace(tmp_path, self.archive_dir / row["file"])
-        return row
+            for tmp_path, row in zip(tmp_paths, (row for row in rows if row is not None)):
+                os.replace(tmp_path, self.archive_dir / row["file"])
+            return rows
+        return [None] * len(versions)
+
+    def _add_in(self, conn, version: NewVersion, index: int, tmp_paths: list[Path]) -> dict | None:
+        """One version inside ``conn``'s transaction; its text goes to a temporary file
+        (appended to ``tmp_paths``), renamed once the transaction commits."""
+        sha = sha256_hex(version.data)
+        # one read of the article's state, and (for a new version) one update of its row
+        state = self.catalog.article_state(conn, version.outlet, version.url)
+        changed = state["latest_sha256"] != sha
+        checked = self.catalog.check_fields(state, changed, version.policy, version.check)
+        if not changed:
+            self.catalog.set_article_fields(conn, state["id"], checked)
+            return None
+        tmp_path = self.tmp_dir / f"{sha}.{os.getpid()}.{index}.tmp"
+        self._write_tmp(tmp_path, version.data)
+        tmp_paths.append(tmp_path)
+        return self.catalog.add_version(
+            conn, state, lambda seq: f"{TEXT_DIR}/{text_file_name(seq, version.data)}",
+            {**version.fields, "outlet": version.outlet, "sha256": sha}, article_fields=checked)
 
     def _write_tmp(self, path: Path, data: bytes) -> None:
         try:
@@ -93,6 +121,11 @@ class TextStore:
         except OSError:
             path.unlink(missing_ok=True)  # a full disk leaves no partial file behind
             raise
+
+
+def _discard(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def recover_pending(archive_dir: str | os.PathLike, catalog: Catalog) -> dict[str, int]:

@@ -6,7 +6,7 @@ import pytest
 from archive.catalog import Catalog, catalog_url_for
 from archive.naming import parse_text_file_name, sha256_hex, text_file_name
 from archive.recheck import RecheckPolicy
-from archive.textstore import TextStore, recover_pending, render_text
+from archive.textstore import NewVersion, TextStore, recover_pending, render_text
 from archive.urls import canonicalize_url, origin
 
 
@@ -65,6 +65,40 @@ def test_versions_sequence_and_unchanged_text(tmp_path):
         data = (tmp_path / row["file"]).read_bytes()
         assert sha256_hex(data) == row["sha256"] and row["file"].endswith(sha256_hex(data)[:16] + ".txt")
     assert not list((tmp_path / "text" / ".tmp").iterdir())
+
+
+def _new(url, text, when="2026-01-01T00:00:00Z", **fields):
+    return NewVersion("o", url, text, {"url": url, "fetched_at": when, **fields}, {"last_checked": when},
+                      RecheckPolicy())
+
+
+def test_a_batch_of_versions_in_one_transaction(tmp_path):
+    catalog, store = _store(tmp_path)
+    same = b"Wire story\n\nthe same text on two articles\n"
+    rows = store.add_versions([
+        _new("http://x.example/1", same),
+        _new("http://x.example/2", same),                      # same bytes, other article
+        _new("http://x.example/1", same),                      # unchanged within the batch
+        _new("http://x.example/1", b"Wire story\n\nedited\n"),  # edited within the batch
+    ])
+    assert rows[2] is None
+    assert [(r["seq"], r["version"]) for r in (rows[0], rows[1], rows[3])] == [(0, 1), (1, 1), (2, 2)]
+    assert rows[3]["previous_seq"] == 0
+    for row in catalog.iter_versions():
+        assert sha256_hex((tmp_path / row["file"]).read_bytes()) == row["sha256"]
+    assert catalog.count_versions() == 3
+    assert not list((tmp_path / "text" / ".tmp").iterdir())
+
+
+def test_a_failing_batch_writes_nothing(tmp_path):
+    catalog, store = _store(tmp_path)
+    with pytest.raises(ValueError, match="no_such_column"):
+        store.add_versions([_new("http://x.example/1", b"A\n\nbody\n"),
+                            _new("http://x.example/2", b"B\n\nbody\n", no_such_column=1)])
+    assert catalog.count_versions() == 0
+    assert not list((tmp_path / "text").glob("*.txt"))
+    assert not list((tmp_path / "text" / ".tmp").iterdir())
+    assert store.add_versions([_new("http://x.example/1", b"A\n\nbody\n")])[0]["seq"] == 0
 
 
 def test_recover_pending_finishes_or_discards(tmp_path):

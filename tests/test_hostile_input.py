@@ -626,7 +626,7 @@ def full_disk(tmp_path_factory):
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode}); needs root")
-    site = OutletSite("filler", n_articles=120, seed=21, gzip=False, link_only=False)
+    site = OutletSite("filler", n_articles=300, seed=21, gzip=False, link_only=False)  # well over 2 MB archived
     server = SiteServer([site])
     server.start()
     try:
