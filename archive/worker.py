@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import json
 import multiprocessing
+import os
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 
 from .textstore import render_text
@@ -35,6 +36,13 @@ def extraction_executor(workers: int) -> Executor:
         return InlineExecutor()
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_load_extractor)
+
+
+def start_workers(executor: Executor, workers: int) -> None:
+    """Start ``executor``'s worker processes now (each loads the extractor as it starts),
+    rather than at the first pages it is given."""
+    for _ in range(workers):
+        executor.submit(os.getpid)
 
 
 def _load_extractor() -> None:

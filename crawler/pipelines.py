@@ -15,7 +15,8 @@ from archive.catalog import Catalog, catalog_url_for
 from archive.recheck import RecheckPolicy
 from archive.textstore import NewVersion, TextStore
 from archive.urls import canonicalize_url
-from archive.worker import extract_for_archive, extracted_fields, extraction_executor
+from archive.worker import extract_for_archive, extracted_fields, extraction_executor, start_workers
+from crawler.signals import articles_discovered
 from crawler.writeerrors import error_line, stop_if_disk_full
 from crawler.spiders.news import stat_key
 
@@ -61,6 +62,7 @@ class ArchivePipeline:
         self.store = store
         self.workers = workers
         self.executor: Executor | None = None
+        self.workers_started = False
         self.policies: dict[str, RecheckPolicy] = {}
         self.unchanged: list[tuple[str, RecheckPolicy, dict]] = []
         self.unchanged_since = 0.0
@@ -76,12 +78,21 @@ class ArchivePipeline:
         catalog = Catalog(settings.get("CATALOG_URL") or catalog_url_for(archive_dir))
         store = TextStore(archive_dir, catalog, fsync=settings.getbool("TEXT_FSYNC", False))
         workers = settings.getint("EXTRACT_WORKERS", os.cpu_count() or 1)
-        return cls(crawler, catalog, store, workers)
+        pipeline = cls(crawler, catalog, store, workers)
+        crawler.signals.connect(pipeline.start_workers, signal=articles_discovered)
+        return pipeline
 
     def open_spider(self) -> None:
         self.executor = extraction_executor(self.workers)
         outlets = self.crawler.spider.outlets
         self.policies = {name: RecheckPolicy(o.recheck_intervals, o.recheck_stop_after) for name, o in outlets.items()}
+
+    def start_workers(self) -> None:
+        """Start the extraction workers ahead of the first page (once new articles are known:
+        a run that finds none never starts them)."""
+        if self.executor is not None and not self.workers_started:
+            self.workers_started = True
+            start_workers(self.executor, self.workers)
 
     def close_spider(self) -> None:
         if self.executor is not None:
@@ -111,8 +122,9 @@ class ArchivePipeline:
             self._note_unchanged(item["article_url"], self.policies[outlet], self._check_fields(item))
             self.stats.inc_value(stat_key(outlet, "unchanged"))
             return _summary(item, "unchanged")
-        # the first submits start the worker processes: a run that only finds unchanged
-        # articles (304s, identical pages) never pays their ~1.5 s of start-up each
+        # the first submits start the worker processes unless discovery did (start_workers):
+        # a run that only finds unchanged articles (304s, identical pages) never pays their
+        # ~1.5 s of start-up each
         self.stats.inc_value("extraction/pages")
         future = self.executor.submit(extract_for_archive, body, item.get("content_type"), item["url"])
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import re
 import sqlite3
 import subprocess
 import sys
@@ -219,6 +220,25 @@ def test_per_origin_concurrency_limit_holds(tmp_path, served):
     assert "60 versions archived" in result.stderr
     # two per origin, and both origins at once (the limit is per outlet, not global)
     assert [seen["max"] for seen in parallel] == [2, 2]
+
+
+def test_frontier_refilled_before_the_crawl_runs_dry(tmp_path, served):
+    """Small batches, handed out while the last ones are still being fetched: every article
+    still comes exactly once."""
+    site = OutletSite("refill", n_articles=40, seed=33, link_only=False)
+    _count_parallel_articles(site, 0.02)
+    server = served(site)
+    outlets = tmp_path / "outlets.toml"
+    outlets.write_text(server.outlets_toml(sources=("sitemap",)))
+    result = run_crawl(outlets, tmp_path / "archive", "-s", "FRONTIER_BATCH=6", "-s", "FRONTIER_LOW_WATER=3")
+    assert result.returncode == 0, result.stderr[-2000:]
+    refills = re.search(r"'newsarchive/frontier_refills_before_idle': (\d+)", result.stderr)
+    assert refills and int(refills[1]) >= 3, result.stderr[-3000:]
+    with sqlite3.connect(tmp_path / "archive" / "catalog.sqlite") as db:
+        urls = [url for (url,) in db.execute("SELECT canonical_url FROM versions")]
+    assert sorted(urls) == sorted(set(site.article_urls(server.base_url(site))))
+    fetched = Counter(p for p in site.requested_paths() if p.count("/") >= 4)
+    assert fetched and max(fetched.values()) == 1, fetched.most_common(3)
 
 
 def test_unreachable_outlets_exit_nonzero_with_message(tmp_path):

@@ -32,6 +32,7 @@ from archive.urls import canonicalize_url, origin
 from crawler.discovery import Anchor, ListingError, iter_page_links, next_page_urls, parse_feed, parse_sitemap
 from crawler.frontier import Frontier
 from crawler.outlets import Outlet, load_outlets
+from crawler.signals import articles_discovered
 from crawler.writeerrors import error_line, stop_if_disk_full
 
 logger = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ class NewsSpider(scrapy.Spider):
 
     Arguments: ``-a outlet=NAME`` crawls one outlet. Settings: OUTLETS_FILE, ARCHIVE_DIR,
     CATALOG_URL, RECHECK (due | all | none), DISCOVERY (read listings), FOLLOW_ARTICLE_LINKS,
-    FRONTIER_BATCH.
+    FRONTIER_BATCH, FRONTIER_LOW_WATER.
     """
 
     name = "news"
@@ -105,6 +106,12 @@ class NewsSpider(scrapy.Spider):
         spider.discovery = settings.getbool("DISCOVERY", True)
         spider.frontier = Frontier(spider.catalog, list(spider.outlets), recheck_mode,
                                    settings.getint("FRONTIER_BATCH", 500))
+        # the next batch is handed out when this few articles are left unanswered, not when
+        # the crawl has run dry: waiting for idle left the extraction workers without pages
+        # at the end of every batch
+        spider.low_water = settings.getint("FRONTIER_LOW_WATER", 2 * settings.getint("CONCURRENT_REQUESTS", 16))
+        spider.unanswered = 0      # article requests handed out, not answered yet
+        spider.frontier_dry = False  # the last look found nothing: wait for idle to look again
         crawler.signals.connect(spider.on_idle, signal=signals.spider_idle)
         return spider
 
@@ -127,13 +134,25 @@ class NewsSpider(scrapy.Spider):
 
     def on_idle(self) -> None:
         """Everything in flight is done: schedule the next batch the catalog holds."""
+        if self._hand_out_next_batch():
+            raise DontCloseSpider
+
+    def _article_answered(self) -> None:
+        """An article request got its answer (or failed): refill the frontier when few are left."""
+        self.unanswered -= 1
+        if self.unanswered < self.low_water and not self.frontier_dry and self._hand_out_next_batch():
+            self.crawler.stats.inc_value("newsarchive/frontier_refills_before_idle")
+
+    def _hand_out_next_batch(self) -> bool:
         batch = self.frontier.next_batch()
+        self.frontier_dry = not batch
         if not batch:
-            return
+            return False
         logger.info("frontier: %d articles to fetch (%s)", len(batch), batch[0][1])
         for row, via in batch:
             self.crawler.engine.crawl(self._article_request(row, via))
-        raise DontCloseSpider
+        self.unanswered += len(batch)
+        return True
 
     def _listing(self, url: str, outlet: Outlet, callback, **meta: Any) -> scrapy.Request:
         return scrapy.Request(
@@ -210,6 +229,8 @@ class NewsSpider(scrapy.Spider):
                          error_line(exc))
             return
         stats.inc_value(stat_key(outlet.name, "discovered"), len(found.new))
+        if found.new:
+            self.crawler.signals.send_catch_log(articles_discovered, outlet=outlet.name, count=len(found.new))
         stats.inc_value(stat_key(outlet.name, "skipped", "known"), found.known)
         stats.inc_value(stat_key(outlet.name, "announced_updates"), found.due)
 
@@ -240,6 +261,7 @@ class NewsSpider(scrapy.Spider):
     def parse_article(self, response: Response):
         meta = response.meta
         outlet = self._answered(response)
+        self._article_answered()
         self.crawler.stats.inc_value(stat_key(outlet.name, "fetched"))
         item = {
             "outlet": outlet.name,
@@ -279,6 +301,8 @@ class NewsSpider(scrapy.Spider):
         request = failure.request
         outlet = request.meta.get("outlet", "?")
         counter, kind = error_kind(failure)
+        if request.meta.get("kind") == "article":
+            self._article_answered()
         stats = self.crawler.stats
         stats.inc_value(stat_key(outlet, counter, kind))
         if failure.check(HttpError):
