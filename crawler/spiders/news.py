@@ -1,9 +1,9 @@
 """The ``news`` spider: outlets' feeds, sitemaps and sections -> article responses.
 
 Listings (feeds, sitemaps, section pages) are fetched first; the article links they
-hold are registered in the catalog, which is the crawl frontier: when the engine goes
-idle, the next batch of articles to fetch (never archived, or due a re-check) comes
-from there. Memory therefore does not grow with the size of a site or of the archive.
+hold are registered in the catalog, which is the crawl frontier: whenever few articles
+are left to fetch (and when the engine goes idle), the next batch of articles to fetch
+(never archived, or due a re-check) comes from there. Memory therefore does not grow with the size of a site or of the archive.
 The archive pipeline turns article responses into text versions; WarcCaptureMiddleware
 writes every exchange into WARC files.
 """
@@ -118,7 +118,7 @@ class NewsSpider(scrapy.Spider):
     # -- start and the frontier ------------------------------------------------------
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        """Listings first; their article links go to the catalog, which feeds on_idle."""
+        """Listings first; their article links go to the catalog, the frontier."""
         if not self.discovery:
             logger.info("DISCOVERY is off: no listings are read, only articles the catalog holds")
             return
@@ -138,8 +138,13 @@ class NewsSpider(scrapy.Spider):
             raise DontCloseSpider
 
     def _article_answered(self) -> None:
-        """An article request got its answer (or failed): refill the frontier when few are left."""
+        """An article request got its answer (or failed)."""
         self.unanswered -= 1
+        self._refill_if_low()
+
+    def _refill_if_low(self) -> None:
+        """Hand out the next batch when few articles are left to fetch (listings still come
+        first: their requests have the higher priority)."""
         if self.unanswered < self.low_water and not self.frontier_dry and self._hand_out_next_batch():
             self.crawler.stats.inc_value("newsarchive/frontier_refills_before_idle")
 
@@ -231,6 +236,8 @@ class NewsSpider(scrapy.Spider):
         stats.inc_value(stat_key(outlet.name, "discovered"), len(found.new))
         if found.new:
             self.crawler.signals.send_catch_log(articles_discovered, outlet=outlet.name, count=len(found.new))
+            self.frontier_dry = False
+            self._refill_if_low()  # fetching starts while the other listings are still read
         stats.inc_value(stat_key(outlet.name, "skipped", "known"), found.known)
         stats.inc_value(stat_key(outlet.name, "announced_updates"), found.due)
 
