@@ -134,7 +134,6 @@ _ARTICLE_COLUMNS = frozenset(c.name for c in articles.columns)
 _VERSION_COLUMNS = frozenset(c.name for c in versions.columns)
 _ARTICLE_STATE = (articles.c.id, articles.c.first_seen, articles.c.recheck_step, articles.c.latest_version,
                   articles.c.latest_seq, articles.c.latest_sha256)
-_STATE_BY_URL = select(*_ARTICLE_STATE).where(articles.c.url == bindparam("_url"))
 _STATES_BY_URLS = select(articles.c.url, *_ARTICLE_STATE).where(articles.c.url.in_(bindparam("_urls", expanding=True)))
 _ROWS_BY_URLS = select(articles).where(articles.c.url.in_(bindparam("_urls", expanding=True)))
 _UPDATE_ARTICLE = update(articles).where(articles.c.id == bindparam("_article_id"))
@@ -187,6 +186,64 @@ class Registration:
     pending: int          # seen before, never archived: to fetch
     due: int              # archived, and the listing announced an update since its last check
     known: int            # archived and not due: skip
+
+
+class VersionBatch:
+    """New versions and checks of some articles, sent to the catalog in one go (see
+    :meth:`Catalog.version_batch`): one read of the articles' states, one query for the next
+    sequence number, one insert of all version rows, one update per article (statements cost
+    SQLAlchemy more CPU than SQLite). A batch may hold an article more than once: each step
+    sees the state the earlier ones left."""
+
+    def __init__(self, conn: Connection, states: dict[str, dict[str, Any]]):
+        self.conn = conn
+        self.states = states
+        self.seq = conn.execute(_NEXT_SEQ).scalar()
+        self.rows: list[dict[str, Any]] = []
+        self.article_updates: dict[int, dict[str, Any]] = {}
+
+    def state(self, url: str) -> dict[str, Any]:
+        """``id``, ``first_seen``, ``recheck_step``, ``latest_version``, ``latest_seq`` and
+        ``latest_sha256`` of the article with canonical ``url``, as this batch leaves it."""
+        return self.states[url]
+
+    def set_article_fields(self, url: str, values: dict[str, Any]) -> None:
+        """Fields to set on the article's row (later calls win)."""
+        state = self.states[url]
+        self.article_updates.setdefault(state["id"], {}).update(_checked(values, _ARTICLE_COLUMNS, "articles"))
+        state.update((key, values[key]) for key in state.keys() & values.keys() if key not in ("id", "url"))
+
+    def add_version(self, url: str, make_file_name, fields: dict[str, Any],
+                    article_fields: dict[str, Any] | None = None) -> dict:
+        """The next version of the article ``url``: ``make_file_name(seq)`` gives its text
+        file's path; ``article_fields`` are set on the article too. Returns the version row."""
+        state = self.states[url]
+        seq, self.seq = self.seq, self.seq + 1
+        version = (state["latest_version"] or 0) + 1
+        row = _checked({"reason": "new" if version == 1 else "edit", **fields, "seq": seq, "article_id": state["id"],
+                        "version": version, "previous_seq": state["latest_seq"], "file": make_file_name(seq)},
+                       _VERSION_COLUMNS, "versions")
+        self.rows.append(row)
+        self.set_article_fields(url, {**(article_fields or {}), "latest_version": version, "latest_seq": seq,
+                                      "latest_sha256": row["sha256"]})
+        return row
+
+    def write(self) -> None:
+        """Send the batch's rows and updates (the caller's transaction commits them)."""
+        for rows in _grouped_by_columns(self.rows):
+            self.conn.execute(_INSERT_VERSION, rows)
+        updates = [{**values, "_article_id": article_id} for article_id, values in self.article_updates.items()]
+        for rows in _grouped_by_columns(updates):
+            self.conn.execute(_UPDATE_ARTICLE, rows)
+        self.rows, self.article_updates = [], {}
+
+
+def _grouped_by_columns(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """``rows`` grouped by their keys, each group in order (one executemany each)."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    return list(groups.values())
 
 
 def utc_now() -> str:
@@ -251,16 +308,19 @@ class Catalog:
                   "recheck_step": 0, "state": "active", **fields}
         return conn.execute(_INSERT_ARTICLE, _checked(values, _ARTICLE_COLUMNS, "articles")).inserted_primary_key[0]
 
-    def article_state(self, conn: Connection, outlet: str, url: str) -> dict[str, Any]:
-        """What writing a version needs of the article with canonical ``url`` (inserted if new):
-        ``id``, ``first_seen``, ``recheck_step``, ``latest_version``, ``latest_seq``, ``latest_sha256``."""
-        row = conn.execute(_STATE_BY_URL, {"_url": url}).mappings().first()
-        if row is not None:
-            return dict(row)
-        first_seen = utc_now()
-        article_id = self._insert_article(conn, outlet, url, {"first_seen": first_seen})
-        return {"id": article_id, "first_seen": first_seen, "recheck_step": 0, "latest_version": 0,
-                "latest_seq": None, "latest_sha256": None}
+    def version_batch(self, conn: Connection, articles_of: list[tuple[str, str]]) -> "VersionBatch":
+        """Versions and checks of the articles ``articles_of`` ((outlet, canonical URL) pairs),
+        written inside ``conn``'s transaction with a few statements for the whole batch;
+        articles not in the catalog yet are inserted."""
+        urls = list(dict.fromkeys(url for _, url in articles_of))
+        states = {url: dict(row) for url, row in _by_url(conn, _STATES_BY_URLS, urls).items()}
+        for outlet, url in articles_of:
+            if url not in states:
+                first_seen = utc_now()
+                article_id = self._insert_article(conn, outlet, url, {"first_seen": first_seen})
+                states[url] = {"url": url, "id": article_id, "first_seen": first_seen, "recheck_step": 0,
+                               "latest_version": 0, "latest_seq": None, "latest_sha256": None}
+        return VersionBatch(conn, states)
 
     @staticmethod
     def set_article_fields(conn: Connection, article_id: int, values: dict[str, Any]) -> None:
@@ -338,17 +398,17 @@ class Catalog:
         the article's check fields and next check. Returns how many URLs were known.
         """
         urls = list(dict.fromkeys(url for url, _, _ in checks))
-        updates: dict[tuple, list[dict[str, Any]]] = {}  # one executemany per set of columns
+        updates = []
         with self.engine.begin() as conn:
             states = _by_url(conn, _STATES_BY_URLS, urls)
             for url, policy, fields in checks:
                 state = states.get(url)
                 if state is not None:
                     values = _checked(self.check_fields(state, False, policy, fields), _ARTICLE_COLUMNS, "articles")
-                    updates.setdefault(tuple(sorted(values)), []).append({**values, "_article_id": state["id"]})
-            for rows in updates.values():
+                    updates.append({**values, "_article_id": state["id"]})
+            for rows in _grouped_by_columns(updates):
                 conn.execute(_UPDATE_ARTICLE, rows)
-        return sum(len(rows) for rows in updates.values())
+        return len(updates)
 
     def record_gone(self, url: str, status: int) -> bool:
         """The outlet answered 404/410 for an archived article: keep it, note the event."""
@@ -404,32 +464,6 @@ class Catalog:
         return [dict(row) for row in rows]
 
     # -- versions --------------------------------------------------------------------
-
-    def add_version(self, conn: Connection, state: dict[str, Any], make_file_name, fields: dict[str, Any],
-                    article_fields: dict[str, Any] | None = None) -> dict:
-        """Insert the next version of an article inside ``conn``'s transaction.
-
-        ``state``: the article as :meth:`article_state` read it in this transaction.
-        ``make_file_name(seq)`` returns the text file's path for the allocated ``seq``;
-        ``article_fields``: more article fields to set in the same update. Returns the
-        inserted row.
-        """
-        article_id = state["id"]
-        seq = conn.execute(_NEXT_SEQ).scalar()
-        version = (state["latest_version"] or 0) + 1
-        row = {
-            "reason": "new" if version == 1 else "edit",
-            **fields,
-            "seq": seq,
-            "article_id": article_id,
-            "version": version,
-            "previous_seq": state["latest_seq"],
-            "file": make_file_name(seq),
-        }
-        conn.execute(_INSERT_VERSION, _checked(row, _VERSION_COLUMNS, "versions"))
-        self.set_article_fields(conn, article_id, {**(article_fields or {}), "latest_version": row["version"],
-                                                   "latest_seq": seq, "latest_sha256": row["sha256"]})
-        return row
 
     def version(self, seq: int) -> dict | None:
         """The version row with sequence number ``seq``."""

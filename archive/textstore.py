@@ -78,7 +78,9 @@ class TextStore:
             tmp_paths: list[Path] = []
             try:
                 with self.catalog.engine.begin() as conn:
-                    rows = [self._add_in(conn, version, index, tmp_paths) for index, version in enumerate(versions)]
+                    batch = self.catalog.version_batch(conn, [(version.outlet, version.url) for version in versions])
+                    rows = [self._add_in(batch, version, index, tmp_paths) for index, version in enumerate(versions)]
+                    batch.write()
             except IntegrityError:
                 # Another writer took the same sequence number first: allocate again.
                 _discard(tmp_paths)
@@ -93,23 +95,21 @@ class TextStore:
             return rows
         return [None] * len(versions)
 
-    def _add_in(self, conn, version: NewVersion, index: int, tmp_paths: list[Path]) -> dict | None:
-        """One version inside ``conn``'s transaction; its text goes to a temporary file
-        (appended to ``tmp_paths``), renamed once the transaction commits."""
+    def _add_in(self, batch, version: NewVersion, index: int, tmp_paths: list[Path]) -> dict | None:
+        """One version in the catalog ``batch``; its text goes to a temporary file (appended
+        to ``tmp_paths``), renamed once the batch's transaction commits."""
         sha = sha256_hex(version.data)
-        # one read of the article's state, and (for a new version) one update of its row
-        state = self.catalog.article_state(conn, version.outlet, version.url)
+        state = batch.state(version.url)
         changed = state["latest_sha256"] != sha
         checked = self.catalog.check_fields(state, changed, version.policy, version.check)
         if not changed:
-            self.catalog.set_article_fields(conn, state["id"], checked)
+            batch.set_article_fields(version.url, checked)
             return None
         tmp_path = self.tmp_dir / f"{sha}.{os.getpid()}.{index}.tmp"
         self._write_tmp(tmp_path, version.data)
         tmp_paths.append(tmp_path)
-        return self.catalog.add_version(
-            conn, state, lambda seq: f"{TEXT_DIR}/{text_file_name(seq, version.data)}",
-            {**version.fields, "outlet": version.outlet, "sha256": sha}, article_fields=checked)
+        return batch.add_version(version.url, lambda seq: f"{TEXT_DIR}/{text_file_name(seq, version.data)}",
+                                 {**version.fields, "outlet": version.outlet, "sha256": sha}, article_fields=checked)
 
     def _write_tmp(self, path: Path, data: bytes) -> None:
         try:

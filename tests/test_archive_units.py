@@ -84,6 +84,9 @@ def test_a_batch_of_versions_in_one_transaction(tmp_path):
     assert rows[2] is None
     assert [(r["seq"], r["version"]) for r in (rows[0], rows[1], rows[3])] == [(0, 1), (1, 1), (2, 2)]
     assert rows[3]["previous_seq"] == 0
+    article = catalog.article("http://x.example/1")  # one row update per article, the last state
+    assert (article["latest_version"], article["latest_seq"], article["latest_sha256"]) == (2, 2, rows[3]["sha256"])
+    assert catalog.article("http://x.example/2")["latest_seq"] == 1
     for row in catalog.iter_versions():
         assert sha256_hex((tmp_path / row["file"]).read_bytes()) == row["sha256"]
     assert catalog.count_versions() == 3
