@@ -43,7 +43,8 @@ def test_benchmark_smoke(tmp_path):
         assert data["ratios"][name]["value"] is not None, name
     assert data["ratios"]["rss_growth_10x"]["value"] is None   # no memory scaling here
 
-    # three rounds: the quick systems ran three times, the long ones once, wget once;
+    # three rounds: the quick systems ran three times, the long ones LONG_ROUNDS times (a tiny
+    # site is well within the budget for repeating them), wget once;
     # each row is its system's fastest run
     for key in EXPECTED_SYSTEMS:
         seconds = [run["seconds"] for run in data["runs"][key]]
