@@ -322,16 +322,12 @@ class Catalog:
                                "latest_version": 0, "latest_seq": None, "latest_sha256": None}
         return VersionBatch(conn, states)
 
-    @staticmethod
-    def set_article_fields(conn: Connection, article_id: int, values: dict[str, Any]) -> None:
-        """Update an article row inside ``conn``'s transaction."""
-        if values:
-            conn.execute(_UPDATE_ARTICLE, {**_checked(values, _ARTICLE_COLUMNS, "articles"), "_article_id": article_id})
-
     def update_article(self, article_id: int, **fields: Any) -> None:
         """Set fields of an article row."""
-        with self.engine.begin() as conn:
-            self.set_article_fields(conn, article_id, fields)
+        if fields:
+            with self.engine.begin() as conn:
+                values = _checked(fields, _ARTICLE_COLUMNS, "articles")
+                conn.execute(_UPDATE_ARTICLE, {**values, "_article_id": article_id})
 
     def _stream(self, query) -> Iterator[dict]:
         """The rows of ``query`` as dicts, fetched 500 at a time."""

@@ -19,7 +19,6 @@ record with :func:`repair_open_files`.
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import io
 import logging
@@ -162,6 +161,7 @@ class _Record:
     head: bytes
     block: tuple[bytes, ...]
     record_id: str
+    warc_date: str
     payload_digest: str | None
 
     @property
@@ -169,21 +169,47 @@ class _Record:
         return len(self.head) + sum(len(piece) for piece in self.block) + 4
 
 
-def _record(warc_type: str, fields: list[tuple[str, str]], block: tuple[bytes, ...], content_type: str,
-            payload_digest: str | None = None) -> _Record:
+def _record(warc_type: str, warc_date: str, fields: list[tuple[str, str]], block: tuple[bytes, ...],
+            content_type: str, payload_digest: str | None = None) -> _Record:
     """A WARC/1.1 record of ``block`` (its pieces in order), with its id and block digest.
 
-    ``fields`` come after WARC-Type and WARC-Record-ID; ``payload_digest`` is written when given.
+    ``fields`` come after WARC-Type, WARC-Record-ID and WARC-Date; ``payload_digest`` is
+    written when given.
     """
     record_id = f"<urn:uuid:{uuid.uuid4()}>"
     length = sum(len(piece) for piece in block)
-    head = [("WARC-Type", warc_type), ("WARC-Record-ID", record_id), *fields]
+    head = [("WARC-Type", warc_type), ("WARC-Record-ID", record_id), ("WARC-Date", warc_date), *fields]
     if payload_digest:
         head.append(("WARC-Payload-Digest", payload_digest))
     head += [("WARC-Block-Digest", sha1_digest(block)), ("Content-Type", content_type),
              ("Content-Length", str(length))]
     text = WARC_VERSION + "\r\n" + "".join(f"{name}: {value}\r\n" for name, value in head) + "\r\n"
-    return _Record(text.encode("utf-8"), block, record_id, payload_digest)
+    return _Record(text.encode("utf-8"), block, record_id, warc_date, payload_digest)
+
+
+class _CaptureOf:
+    """The WARC fields every record of one exchange shares (its date is formatted once)."""
+
+    def __init__(self, exchange: HttpExchange):
+        self.date = _warc_date(exchange.fetched_at)
+        self.fields = [("WARC-Target-URI", exchange.url)]
+        if exchange.ip_address:
+            self.fields.append(("WARC-IP-Address", exchange.ip_address))
+
+
+def _response_head(exchange: HttpExchange) -> bytes:
+    """The response's status line and headers, made consistent with the stored payload."""
+    return _header_bytes(f"{exchange.protocol} {_status_line(exchange.status)}",
+                         _stored_headers(exchange.response_headers, len(exchange.body)))
+
+
+def _request_record(exchange: HttpExchange, capture: _CaptureOf, concurrent_to: _Record) -> _Record:
+    host = urlsplit(exchange.url).netloc
+    headers = [("Host", host)] + [(k, v) for k, v in exchange.request_headers if k.lower() != "host"]
+    head = _header_bytes(f"{exchange.method} {_request_target(exchange.url)} HTTP/1.1", headers)
+    return _record("request", capture.date, capture.fields + [("WARC-Concurrent-To", concurrent_to.record_id)],
+                   (head, exchange.request_body), "application/http; msgtype=request",
+                   sha1_digest(exchange.request_body))
 
 
 class WarcWriter:
@@ -230,26 +256,27 @@ class WarcWriter:
         Thread-safe and the costly part (digests, compression: both release the GIL),
         so callers can run it off their main thread and keep :meth:`write_rendered` there.
         """
-        response = self._response_record(exchange)
-        return self._rendered(response, self._request_record(exchange, response), _warc_date(exchange.fetched_at),
-                              store=stores_payload(exchange))
+        capture = _CaptureOf(exchange)
+        response = _record("response", capture.date, capture.fields, (_response_head(exchange), exchange.body),
+                           "application/http; msgtype=response", sha1_digest(exchange.body))
+        return self._rendered(response, _request_record(exchange, capture, response), store=stores_payload(exchange))
 
     def render_revisit(self, exchange: HttpExchange, refers_to: RevisitOf, profile: str) -> "RenderedRecords":
         """A revisit record (+ its request record), not yet written; thread-safe.
 
         It holds the response's HTTP headers only; its payload digest is the original's.
         """
-        head = _header_bytes(f"{exchange.protocol} {_status_line(exchange.status)}",
-                             _stored_headers(exchange.response_headers, len(exchange.body)))
-        fields = self._capture_fields(exchange) + [
+        capture = _CaptureOf(exchange)
+        fields = capture.fields + [
             ("WARC-Profile", _profile_uri(profile)),
             ("WARC-Refers-To-Target-URI", refers_to.uri),
             ("WARC-Refers-To-Date", refers_to.date),
         ]
         if refers_to.record_id:
             fields.append(("WARC-Refers-To", refers_to.record_id))
-        record = _record("revisit", fields, (head,), "application/http; msgtype=response", refers_to.payload_digest)
-        return self._rendered(record, self._request_record(exchange, record), _warc_date(exchange.fetched_at))
+        record = _record("revisit", capture.date, fields, (_response_head(exchange),),
+                         "application/http; msgtype=response", refers_to.payload_digest)
+        return self._rendered(record, _request_record(exchange, capture, record))
 
     def write_rendered(self, rendered: "RenderedRecords") -> RecordLocation:
         """Append rendered records to the current file (one writer thread only)."""
@@ -277,27 +304,6 @@ class WarcWriter:
 
     # -- records ---------------------------------------------------------------------
 
-    @staticmethod
-    def _capture_fields(exchange: HttpExchange) -> list[tuple[str, str]]:
-        fields = [("WARC-Date", _warc_date(exchange.fetched_at)), ("WARC-Target-URI", exchange.url)]
-        if exchange.ip_address:
-            fields.append(("WARC-IP-Address", exchange.ip_address))
-        return fields
-
-    def _response_record(self, exchange: HttpExchange) -> _Record:
-        head = _header_bytes(f"{exchange.protocol} {_status_line(exchange.status)}",
-                             _stored_headers(exchange.response_headers, len(exchange.body)))
-        return _record("response", self._capture_fields(exchange), (head, exchange.body),
-                       "application/http; msgtype=response", sha1_digest(exchange.body))
-
-    def _request_record(self, exchange: HttpExchange, concurrent_to: _Record) -> _Record:
-        host = urlsplit(exchange.url).netloc
-        headers = [("Host", host)] + [(k, v) for k, v in exchange.request_headers if k.lower() != "host"]
-        head = _header_bytes(f"{exchange.method} {_request_target(exchange.url)} HTTP/1.1", headers)
-        fields = self._capture_fields(exchange) + [("WARC-Concurrent-To", concurrent_to.record_id)]
-        return _record("request", fields, (head, exchange.request_body), "application/http; msgtype=request",
-                       sha1_digest(exchange.request_body))
-
     def _render(self, record: _Record, store: bool = False) -> bytes:
         """One record as a complete gzip member (``store``: without deflating it)."""
         # zlib's state is sized to the record: its default (memLevel 8, 32 KB window) costs
@@ -312,14 +318,14 @@ class WarcWriter:
         compressor = zlib.compressobj(0 if store else self.gzip_level, zlib.DEFLATED, window_bits + 16, mem_level)
         return compressor.compress(b"".join((record.head, *record.block, b"\r\n\r\n"))) + compressor.flush()
 
-    def _rendered(self, main: _Record, request: _Record, warc_date: str, store: bool = False) -> "RenderedRecords":
+    def _rendered(self, main: _Record, request: _Record, store: bool = False) -> "RenderedRecords":
         main_bytes = self._render(main, store)
         return RenderedRecords(
             data=main_bytes + self._render(request),
             main_length=len(main_bytes),
             record_id=main.record_id,
             payload_digest=main.payload_digest,
-            warc_date=warc_date,
+            warc_date=main.warc_date,
         )
 
     # -- files -----------------------------------------------------------------------
@@ -359,8 +365,8 @@ class WarcWriter:
                   "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
                   **self.warcinfo}
         block = "".join(f"{name}: {value}\r\n" for name, value in fields.items()).encode("utf-8")
-        info = _record("warcinfo", [("WARC-Filename", name), ("WARC-Date", _warc_date(datetime.now(timezone.utc)))],
-                       (block,), "application/warc-fields")
+        info = _record("warcinfo", _warc_date(datetime.now(timezone.utc)), [("WARC-Filename", name)], (block,),
+                       "application/warc-fields")
         self._append(self._render(info))
 
 
@@ -370,7 +376,6 @@ def _profile_uri(profile: str) -> str:
     return f"http://netpreserve.org/warc/1.1/revisit/{profile}"
 
 
-@functools.lru_cache(maxsize=64)  # each exchange's records (and its location) share one date
 def _warc_date(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
