@@ -5,26 +5,22 @@ the gzip member holding the response record. :func:`read_record` seeks there and
 decompresses exactly one member (a torn or corrupt member raises :class:`WarcReadError`
 instead of being silently skipped, as warcio's iterator would).
 
-:func:`decode_content` undoes the ``Content-Encoding`` of a payload the same way Scrapy's
-HttpCompressionMiddleware does during a crawl (same order, same tolerance of truncated
-gzip streams), so that re-extraction sees the very bytes the crawl extracted from.
+:meth:`WarcRecord.decoded_payload` undoes the payload's ``Content-Encoding`` with
+:func:`archive.contentcoding.decode_content`, the function the crawl's extraction uses.
 """
 from __future__ import annotations
 
-import io
 import os
-import struct
 import zlib
 from dataclasses import dataclass, field
-from gzip import GzipFile
 from pathlib import Path
 from typing import BinaryIO
 
 from warcio.statusandheaders import StatusAndHeaders
 
+from .contentcoding import decode_content
+
 _CHUNK = 1 << 16
-# What Scrapy's HttpCompressionMiddleware decodes (ACCEPTED_ENCODINGS + x-gzip).
-SUPPORTED_ENCODINGS = ("gzip", "x-gzip", "deflate", "br", "zstd")
 
 
 class WarcReadError(Exception):
@@ -203,109 +199,3 @@ def read_record(path: str | os.PathLike, offset: int, handle: BinaryIO | None = 
 def resolve_warc_path(archive_dir: str | os.PathLike, warc_file: str) -> Path:
     """A catalog ``warc_file`` (relative to the archive dir, or absolute) as a path."""
     return Path(archive_dir) / warc_file
-
-
-# -- Content-Encoding, as Scrapy's HttpCompressionMiddleware undoes it -------------------
-
-def split_encodings(values: list[str]) -> tuple[list[str], list[str]]:
-    """(encodings to undo, outermost first; encodings left in place), like Scrapy does."""
-    to_keep = [e.strip().lower() for value in values for e in value.split(",")]
-    to_decode: list[str] = []
-    while to_keep:
-        encoding = to_keep.pop()
-        if encoding not in SUPPORTED_ENCODINGS:
-            to_keep.append(encoding)
-            break
-        to_decode.append(encoding)
-    return to_decode, to_keep
-
-
-def decode_content(body: bytes, content_encoding: list[str]) -> tuple[bytes, list[str]]:
-    """Undo ``Content-Encoding`` values (as listed in the headers); return (body, kept).
-
-    Follows Scrapy 2.x: codings are undone from the last one listed, and an unknown
-    coding stops decoding (the rest stays applied and is returned in ``kept``).
-    """
-    to_decode, kept = split_encodings(content_encoding)
-    for encoding in to_decode:
-        body = _decode_one(body, encoding)
-    return body, kept
-
-
-def _decode_one(body: bytes, encoding: str) -> bytes:
-    if encoding in ("gzip", "x-gzip"):
-        return _gunzip(body)
-    if encoding == "deflate":
-        return _inflate(body)
-    if encoding == "br":
-        return _unbrotli(body)
-    if encoding == "zstd":
-        return _unzstd(body)
-    return body  # pragma: no cover  (split_encodings only returns supported ones)
-
-
-def _gunzip(data: bytes) -> bytes:
-    """Gunzip, returning as much as possible of a truncated or CRC-broken stream (as Scrapy)."""
-    stream = GzipFile(fileobj=io.BytesIO(data))
-    output = io.BytesIO()
-    chunk = b"."
-    while chunk:
-        try:
-            chunk = stream.read1(_CHUNK)
-        except (OSError, EOFError, struct.error):
-            if output.getbuffer().nbytes > 0:
-                break
-            raise
-        output.write(chunk)
-    return output.getvalue()
-
-
-def _inflate(data: bytes) -> bytes:
-    """zlib-wrapped deflate, or raw deflate as some servers send it (as Scrapy)."""
-    decompressor = zlib.decompressobj()
-    try:
-        first = decompressor.decompress(data, _CHUNK)
-    except zlib.error:
-        decompressor = zlib.decompressobj(wbits=-15)
-        first = decompressor.decompress(data, _CHUNK)
-    output = io.BytesIO()
-    output.write(first)
-    while decompressor.unconsumed_tail and not decompressor.eof:
-        output.write(decompressor.decompress(decompressor.unconsumed_tail, _CHUNK))
-    return output.getvalue()
-
-
-def _unbrotli(data: bytes) -> bytes:
-    try:
-        import brotli
-    except ImportError:
-        try:
-            import brotlicffi as brotli
-        except ImportError:
-            raise WarcReadError("payload is brotli-encoded (br) but neither brotli nor brotlicffi "
-                                "is installed") from None
-    decompressor = brotli.Decompressor()
-    output = io.BytesIO()
-    output.write(decompressor.process(data))
-    return output.getvalue()
-
-
-def _unzstd(data: bytes) -> bytes:
-    try:
-        from compression import zstd  # Python >= 3.14
-    except ImportError:
-        try:
-            from backports import zstd
-        except ImportError:
-            raise WarcReadError("payload is zstd-encoded but no zstd module is installed "
-                                "(pip install backports.zstd)") from None
-    reader = zstd.ZstdFile(io.BytesIO(data))
-    output = io.BytesIO()
-    chunk = b"."
-    while chunk:
-        try:
-            chunk = reader.read(_CHUNK)
-        except EOFError:
-            break
-        output.write(chunk)
-    return output.getvalue()

@@ -11,6 +11,7 @@ import multiprocessing
 import os
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 
+from .contentcoding import decode_content
 from .textstore import render_text
 
 
@@ -50,10 +51,18 @@ def _load_extractor() -> None:
     importlib.import_module("archive.extract")
 
 
-def extract_for_archive(body: bytes, content_type: str | None, url: str) -> dict:
-    """Decode and clean one page: ``{"text": <file bytes>, **article metadata}``."""
+def extract_for_archive(body: bytes, content_type: str | None, url: str, content_encoding: str | None = None,
+                        max_size: int = 0) -> dict:
+    """Decode and clean one page: ``{"text": <file bytes>, **article metadata}``.
+
+    ``content_encoding``: the body is still as the server sent it (gzip, say), and is
+    decoded here, to at most ``max_size`` bytes (0: no limit; beyond it
+    :class:`~archive.contentcoding.DecodedTooLarge`).
+    """
     from .extract import decode_html, extract_article  # loaded by the worker processes only
 
+    if content_encoding:
+        body, _ = decode_content(body, [content_encoding], max_size)
     html = decode_html(body, content_type)
     article = extract_article(html, url)
     text = render_text(article.title, article.body) if article.body.strip() else b""

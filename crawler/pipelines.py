@@ -12,6 +12,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer, reactor
 
 from archive.catalog import Catalog, catalog_url_for
+from archive.contentcoding import DecodedTooLarge
 from archive.recheck import RecheckPolicy
 from archive.textstore import NewVersion, TextStore
 from archive.urls import canonicalize_url
@@ -53,11 +54,13 @@ class ArchivePipeline:
     """Extracts article text in worker processes and archives each new version.
 
     Settings: ARCHIVE_DIR, CATALOG_URL, EXTRACT_WORKERS (default: CPU count; 0 runs
-    extraction inline), TEXT_ENABLED, TEXT_FSYNC.
+    extraction inline), TEXT_ENABLED, TEXT_FSYNC; DOWNLOAD_MAXSIZE bounds the bodies the
+    workers decompress.
     """
 
     def __init__(self, crawler, catalog: Catalog, store: TextStore, workers: int):
         self.crawler = crawler
+        self.max_size = crawler.settings.getint("DOWNLOAD_MAXSIZE")  # bodies the workers decode
         self.stats = crawler.stats
         self.catalog = catalog
         self.store = store
@@ -127,10 +130,15 @@ class ArchivePipeline:
         # a run that only finds unchanged articles (304s, identical pages) never pays their
         # start-up (a process and ~0.4 s of imports each)
         self.stats.inc_value("extraction/pages")
-        future = self.executor.submit(extract_for_archive, body, item.get("content_type"), item["url"])
+        future = self.executor.submit(extract_for_archive, body, item.get("content_type"), item["url"],
+                                      item.get("content_encoding"), self.max_size)
         try:
             extracted = await maybe_deferred_to_future(deferred_from_future(future))
-        except Exception as exc:  # a worker crash or an extractor bug: this page only
+        except DecodedTooLarge as exc:  # a decompression bomb, say (logged as the spider logs its kind)
+            self.stats.inc_value(stat_key(outlet, "errors", "too_large"))
+            logger.error("outlet %s: article %s failed: too_large (%s)", outlet, item["url"], exc)
+            raise _Dropped(f"{item['url']} is too large") from exc
+        except Exception as exc:  # a worker crash, an undecodable body, an extractor bug: this page only
             self.stats.inc_value(stat_key(outlet, "errors", "extraction"))
             logger.error("outlet %s: extraction of %s failed: %r", outlet, item["url"], exc)
             raise _Dropped(f"extraction failed for {item['url']}") from exc

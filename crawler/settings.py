@@ -62,6 +62,9 @@ REMOTE_CONTROL_ENABLED = False                 # no listening ports on a crawler
 
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.WarcCaptureMiddleware": 950,
+    # article bodies stay compressed for the extraction workers (Scrapy's priority)
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "crawler.middlewares.KeepEncodedBodyMiddleware": 590,
     # same order and settings as Scrapy's MetaRefreshMiddleware, without decoding every page
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.middlewares.LazyMetaRefreshMiddleware": 580,

@@ -251,7 +251,7 @@ class NewsSpider(scrapy.Spider):
         meta = {"outlet": row["outlet"], "kind": "article", "article_url": row["url"], "via": via,
                 "follow_links": row.get("discovered_via") != "link" and not archived,
                 "download_slot": origin(url), "handle_httpstatus_list": ARTICLE_STATUSES,
-                "announced": row.get("announced")}
+                "announced": row.get("announced"), "keep_encoded_body": True}
         headers = {}
         if archived:
             meta["previous_capture"] = {
@@ -283,6 +283,8 @@ class NewsSpider(scrapy.Spider):
             "etag": _header(response, b"ETag"),
             "last_modified": _header(response, b"Last-Modified"),
             "content_type": _header(response, b"Content-Type"),
+            # set when KeepEncodedBodyMiddleware left the body as sent: the pipeline decodes it
+            "content_encoding": b", ".join(response.headers.getlist(b"Content-Encoding")).decode("latin-1") or None,
             "via": meta.get("via"),
             "announced": meta.get("announced"),
             "warc": meta.get("warc_location"),
