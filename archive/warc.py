@@ -18,7 +18,6 @@ record with :func:`repair_open_files`.
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import logging
@@ -136,12 +135,21 @@ def _request_target(url: str) -> str:
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
+# base32 of ten bits at a time: a SHA-1 (160 bits) is 16 lookups, where base64.b32encode
+# (pure Python in 3.11) took 7 us, a twentieth of rendering an exchange's two records
+_BASE32_PAIRS = [a + b for a in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"]
+
+
 def sha1_digest(data: bytes | Iterable[bytes]) -> str:
     """A WARC digest (``sha1:`` + base32) of ``data`` or of its pieces in order."""
     digest = hashlib.sha1()
     for piece in ((data,) if isinstance(data, (bytes, bytearray, memoryview)) else data):
         digest.update(piece)
-    return "sha1:" + base64.b32encode(digest.digest()).decode("ascii")
+    bits = int.from_bytes(digest.digest(), "big")
+    return "sha1:" + "".join([_BASE32_PAIRS[(bits >> shift) & 1023] for shift in range(150, -1, -10)])
+
+
+EMPTY_DIGEST = sha1_digest(b"")
 
 
 def _header_bytes(first_line: str, headers: Iterable[tuple[str, str]]) -> bytes:
@@ -209,7 +217,7 @@ def _request_record(exchange: HttpExchange, capture: _CaptureOf, concurrent_to: 
     head = _header_bytes(f"{exchange.method} {_request_target(exchange.url)} HTTP/1.1", headers)
     return _record("request", capture.date, capture.fields + [("WARC-Concurrent-To", concurrent_to.record_id)],
                    (head, exchange.request_body), "application/http; msgtype=request",
-                   sha1_digest(exchange.request_body))
+                   sha1_digest(exchange.request_body) if exchange.request_body else EMPTY_DIGEST)
 
 
 class WarcWriter:

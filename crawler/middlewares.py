@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import platform
 import socket
-from dataclasses import asdict
 from datetime import datetime, timezone
 
 import scrapy
@@ -112,7 +111,7 @@ class WarcCaptureMiddleware:
             self.stats.inc_value(f"warc/revisit/{profile}")
         else:
             request.meta.pop("warc_revisit", None)
-        request.meta["warc_location"] = asdict(location)
+        request.meta["warc_location"] = dict(vars(location))  # (dataclasses.asdict deep-copies: 10 us)
         self.stats.inc_value("warc/records", 2)
         return response
 
@@ -159,14 +158,21 @@ class KeepEncodedBodyMiddleware(HttpCompressionMiddleware):
     def process_response(self, request: Request, response: Response) -> Request | Response:
         if request.meta.get("keep_encoded_body") and request.method != "HEAD":
             encoding = _content_encoding(response)
-            head = decoded_head(response.body, encoding, SNIFFED_PREFIX) if encoding else None
-            if head is not None:
-                headers = response.headers.copy()
-                del headers["Content-Encoding"]
-                response_class = responsetypes.from_args(headers=headers, url=response.url, body=head)
-                if issubclass(response_class, TextResponse):
-                    return response.replace(cls=response_class)
+            response_class = self._decoded_class(response, encoding) if encoding else None
+            if response_class is not None and issubclass(response_class, TextResponse):
+                return response.replace(cls=response_class)
         return super().process_response(request, response)
+
+    @staticmethod
+    def _decoded_class(response: Response, encoding: list[str]) -> type[Response] | None:
+        """The class Scrapy gives the decoded body: by its Content-Type, else sniffed from the
+        decoded head (None: a coding that is not streamed, or a body that does not decode)."""
+        head = decoded_head(response.body, encoding, SNIFFED_PREFIX)
+        if head is None:
+            return None
+        content_type = response.headers.get("Content-Type")
+        by_type = responsetypes.from_content_type(content_type) if content_type else Response
+        return by_type if by_type is not Response else responsetypes.from_args(url=response.url, body=head)
 
 
 def _content_encoding(response: Response) -> list[str]:

@@ -1,5 +1,8 @@
 """WARC writing: records readable by warcio, digests right, torn files repaired."""
+import base64
 import gzip
+import hashlib
+import os
 import subprocess
 import sys
 import zlib
@@ -7,7 +10,9 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.warc import HttpExchange, RevisitOf, WarcWriter, complete_members_end, repair_open_files
+from archive.warc import (
+    EMPTY_DIGEST, HttpExchange, RevisitOf, WarcWriter, complete_members_end, repair_open_files, sha1_digest,
+)
 
 WARCIO = str(Path(sys.executable).with_name("warcio"))
 
@@ -124,3 +129,10 @@ def test_http_headers_stored_byte_for_byte(tmp_path):
     warc = tmp_path / location.warc_file
     assert b"\r\nX-Headline: " + raw_value + b"\r\n" in gzip.decompress(warc.read_bytes())
     assert subprocess.run([WARCIO, "check", str(warc)]).returncode == 0
+
+
+def test_sha1_digest_is_the_standard_base32_form():
+    for data in [b"", b"a", os.urandom(1000), bytes(range(256)) * 99]:
+        assert sha1_digest(data) == "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
+    assert sha1_digest([b"ab", b"c"]) == sha1_digest(b"abc")
+    assert EMPTY_DIGEST == sha1_digest(b"") == "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ"
