@@ -514,3 +514,53 @@ def test_bench_script_without_the_benchmark_data(tmp_path, capsys):
     assert "not available" in capsys.readouterr().out
     cmd = command(tmp_path, ["--worst", "3"])
     assert "archive.extract:article_body" in " ".join(cmd) and cmd[-2:] == ["--worst", "3"]
+
+
+def test_repair_runs_exactly_when_it_changes_the_page():
+    # trafilatura's repair_faulty_html is skipped (it costs a regex pass over the whole
+    # page) only where it would return the page unchanged
+    from trafilatura.utils import INVALID_XML_CHARS, repair_faulty_html
+
+    from archive.extract import _INVALID_XML_CHARS, _needs_repair
+
+    every_char = "".join(map(chr, range(0x110000)))
+    assert set(_INVALID_XML_CHARS) == set(INVALID_XML_CHARS.findall(every_char))
+    page = story_page()
+    xhtml = '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">'
+    cases = [page, page.replace("<p>", "<p>\x0b", 1), page.replace("</p>", "\ufffe</p>", 1),
+             page.replace("<!DOCTYPE html>", xhtml, 1), page.replace("\n", " "), page.replace("\n", " ")[16:],
+             page.replace('<html lang="en">', '<html lang="en"/>\n', 1),
+             page.replace('<html lang="en">', '<HTML lang="en"/>\n', 1), "<p>one line</p>"]
+    for case in cases:
+        beginning = case[:50].lower()
+        assert _needs_repair(case, beginning) == (repair_faulty_html(case, beginning) != case), case[:80]
+    assert [_needs_repair(c, c[:50].lower()) for c in cases] == [False, True, True, True, True, False, True,
+                                                                  False, False]
+
+
+def test_raw_tree_prune_skipped_only_where_it_selects_nothing():
+    # trafilatura's prune of appended infinite-scroll articles is given an empty list only
+    # for pages where none of its expressions selects anything
+    from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH
+
+    from archive.extract import _may_hold_appended_articles, _parse
+
+    appended = "".join(f"<p>{esc(p)}</p>" for p in RECENT * 3)
+    containers = ['<div class="infinite-scroll">', '<section id="infinitescroll-wrap">', '<aside class="mvp-post-add-box">',
+                  '<div id="mvp-post-add-wrap">', '<div class="elementor-share-buttons elementor-grid">',
+                  '<div class="infinite-list">', '<div class="more-stories">']
+    selected = []
+    for container in containers:
+        tag = container[1:container.index(" ")]
+        page = story_page().replace("</main>", f"</main>{container}{appended}</{tag}>", 1)
+        tree = _parse(page)
+        selects = any(expression(tree) for expression in RAW_TREE_PRUNE_XPATH)
+        selected.append(selects)
+        assert _may_hold_appended_articles(tree) or not selects, container
+        assert _may_hold_appended_articles(tree) == (container != '<div class="more-stories">'), container
+    assert selected == [True, True, True, True, True, False, False]
+    assert not _may_hold_appended_articles(_parse(story_page()))
+    # where it applies, the appended stories are still pruned
+    page = story_page().replace("</main>", f'</main><div class="infinite-scroll">{appended}</div>', 1)
+    body = article_body(page, URL)
+    assert PARAGRAPHS[0] in body and not any(t in body for t in RECENT)
