@@ -538,29 +538,40 @@ def test_repair_runs_exactly_when_it_changes_the_page():
                                                                   False, False]
 
 
-def test_raw_tree_prune_skipped_only_where_it_selects_nothing():
-    # trafilatura's prune of appended infinite-scroll articles is given an empty list only
-    # for pages where none of its expressions selects anything
-    from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH
+def test_raw_tree_expressions_skipped_only_where_they_select_nothing():
+    # trafilatura's raw-tree prunes (appended infinite-scroll articles, comment sections)
+    # are given an empty list only for pages where their expressions select nothing
+    from trafilatura import xpaths
 
-    from archive.extract import _may_hold_appended_articles, _parse
+    from archive.extract import _parse, _raw_tree_xpaths
 
     appended = "".join(f"<p>{esc(p)}</p>" for p in RECENT * 3)
-    containers = ['<div class="infinite-scroll">', '<section id="infinitescroll-wrap">', '<aside class="mvp-post-add-box">',
-                  '<div id="mvp-post-add-wrap">', '<div class="elementor-share-buttons elementor-grid">',
-                  '<div class="infinite-list">', '<div class="more-stories">']
-    selected = []
-    for container in containers:
+    cases = {  # container -> the expressions that select it
+        '<div class="infinite-scroll">': "RAW_TREE_PRUNE_XPATH",
+        '<section id="infinitescroll-wrap">': "RAW_TREE_PRUNE_XPATH",
+        '<aside class="mvp-post-add-box">': "RAW_TREE_PRUNE_XPATH",
+        '<div id="mvp-post-add-wrap">': "RAW_TREE_PRUNE_XPATH",
+        '<div class="elementor-share-buttons elementor-grid">': "RAW_TREE_PRUNE_XPATH",
+        '<div id="comments">': "REMOVE_COMMENTS_AND_LISTS_XPATH",
+        '<section class="post-comments">': "REMOVE_COMMENTS_AND_LISTS_XPATH",
+        '<ol class="commentlist">': "REMOVE_COMMENTS_AND_LISTS_XPATH",
+        '<div id="disqus_thread">': "REMOVE_COMMENTS_AND_LISTS_XPATH",
+        '<div class="infinite-list">': None,
+        '<div class="commentary">': None,
+        '<div class="more-stories">': None,
+    }
+    for container, selecting in cases.items():
         tag = container[1:container.index(" ")]
-        page = story_page().replace("</main>", f"</main>{container}{appended}</{tag}>", 1)
-        tree = _parse(page)
-        selects = any(expression(tree) for expression in RAW_TREE_PRUNE_XPATH)
-        selected.append(selects)
-        assert _may_hold_appended_articles(tree) or not selects, container
-        assert _may_hold_appended_articles(tree) == (container != '<div class="more-stories">'), container
-    assert selected == [True, True, True, True, True, False, False]
-    assert not _may_hold_appended_articles(_parse(story_page()))
-    # where it applies, the appended stories are still pruned
+        tree = _parse(story_page().replace("</main>", f"</main>{container}{appended}</{tag}>", 1))
+        given = _raw_tree_xpaths(tree)
+        for name, expressions in given.items():
+            selects = any(expression(tree) for expression in getattr(xpaths, name))
+            assert selects == (name == selecting), (container, name)
+            assert expressions == getattr(xpaths, name) or not selects, (container, name)
+        if container == '<div class="more-stories">':
+            assert given == {name: [] for name in given}
+    assert _raw_tree_xpaths(_parse(story_page())) == {"RAW_TREE_PRUNE_XPATH": [], "REMOVE_COMMENTS_AND_LISTS_XPATH": []}
+    # where they apply, the appended stories are still pruned
     page = story_page().replace("</main>", f'</main><div class="infinite-scroll">{appended}</div>', 1)
     body = article_body(page, URL)
     assert PARAGRAPHS[0] in body and not any(t in body for t in RECENT)
