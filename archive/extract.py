@@ -159,9 +159,10 @@ def _raw_tree_xpaths(tree) -> dict[str, list]:
     selectable: set[str] = set()
     for el in tree.iter(*_PREFILTER_TAGS):
         values = [value for value in (el.get("class"), el.get("id")) if value]
+        if not values:
+            continue
         for name, (tags, marks) in _RAW_TREE_PREFILTERS.items():
-            if values and name not in selectable and el.tag in tags and any(
-                    mark in value for value in values for mark in marks):
+            if name not in selectable and el.tag in tags and any(mark in v for v in values for mark in marks):
                 selectable.add(name)
         if len(selectable) == len(_RAW_TREE_PREFILTERS):
             break
