@@ -141,7 +141,6 @@ _OPTIONS = {fast: Extractor(output_format="txt", fast=fast, comments=False, tabl
 #   pass over the page checks both (~0.25 ms); trafilatura's part went from 8.3 to 7.2 ms
 #   a page on the benchmark, every output the same.
 _SWITCHES_LOCK = threading.Lock()
-_ESCALATION_MAX_LENGTH = trafilatura.core.ESCALATION_MAX_LENGTH
 # trafilatura.core constant -> (the tags, the id/class substrings) of whatever it can select
 _RAW_TREE_PREFILTERS = {
     "RAW_TREE_PRUNE_XPATH": (frozenset(("div", "section", "aside")),
@@ -149,7 +148,8 @@ _RAW_TREE_PREFILTERS = {
     "REMOVE_COMMENTS_AND_LISTS_XPATH": (frozenset(("div", "list", "section", "details", "ol", "ul")),
                                         ("omment", "comol", "disqus_thread")),
 }
-_RAW_TREE_XPATHS = {name: getattr(trafilatura.core, name) for name in _RAW_TREE_PREFILTERS}
+# trafilatura's own values of the constants we switch, restored after each call
+_SWITCHED = {name: getattr(trafilatura.core, name) for name in ("ESCALATION_MAX_LENGTH", *_RAW_TREE_PREFILTERS)}
 _PREFILTER_TAGS = tuple(set().union(*(tags for tags, _ in _RAW_TREE_PREFILTERS.values())))
 
 
@@ -166,20 +166,18 @@ def _raw_tree_xpaths(tree) -> dict[str, list]:
                 selectable.add(name)
         if len(selectable) == len(_RAW_TREE_PREFILTERS):
             break
-    return {name: xpaths if name in selectable else [] for name, xpaths in _RAW_TREE_XPATHS.items()}
+    return {name: _SWITCHED[name] if name in selectable else [] for name in _RAW_TREE_PREFILTERS}
 
 
 def _trafilatura_blocks(tree, fast: bool = True) -> list[Block]:
     """trafilatura's main extractor (it works on a copy: ``tree`` stays intact)."""
-    raw_tree_xpaths = _raw_tree_xpaths(tree)
+    switches = {"ESCALATION_MAX_LENGTH": 0, **_raw_tree_xpaths(tree)}
     with _SWITCHES_LOCK:
-        trafilatura.core.ESCALATION_MAX_LENGTH = 0
-        vars(trafilatura.core).update(raw_tree_xpaths)
+        vars(trafilatura.core).update(switches)
         try:
             document = trafilatura.bare_extraction(tree, options=_OPTIONS[fast])
         finally:
-            trafilatura.core.ESCALATION_MAX_LENGTH = _ESCALATION_MAX_LENGTH
-            vars(trafilatura.core).update(_RAW_TREE_XPATHS)
+            vars(trafilatura.core).update(_SWITCHED)
     return _blocks(document.body) if document is not None else []
 
 
