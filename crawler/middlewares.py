@@ -1,5 +1,6 @@
 """Downloader middlewares: WARC capture of every HTTP exchange; article bodies left
-compressed for the extraction workers; meta-refresh redirects without decoding every page."""
+compressed for the extraction workers; meta-refresh redirects without decoding every page;
+robots.txt obeyed by every request that waits for it."""
 from __future__ import annotations
 
 import logging
@@ -12,10 +13,14 @@ from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.http import HtmlResponse, Request, Response, TextResponse
 from scrapy.responsetypes import responsetypes
+from scrapy.robotstxt import RobotParser
 from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet import threads
+from twisted.internet.defer import Deferred
 
 from archive.contentcoding import decoded_head
 from archive.warc import HttpExchange, RenderedRecords, RevisitOf, WarcWriter, sha1_digest, stores_payload
@@ -208,3 +213,31 @@ class LazyMetaRefreshMiddleware(MetaRefreshMiddleware):
             return response
         redirect = super().process_response(request, response.replace(body=head))
         return response if isinstance(redirect, Response) else redirect
+
+
+class WaitingRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's RobotsTxtMiddleware, with every request that waits for a site's robots.txt
+    checked against it.
+
+    Scrapy 2.19 has each waiting request await the site's one pending Deferred through an
+    asyncio future, and Twisted's ``Deferred.asFuture`` passes ``None`` down the chain: the
+    first waiter gets the parser, every later one gets ``None``, which Scrapy reads as "no
+    robots.txt" and lets through. Three concurrent first requests to a site whose robots.txt
+    forbids them fetched the third. Here each waiter waits on a Deferred of its own, fed
+    the parser without consuming it. Same settings: ROBOTSTXT_OBEY, ROBOTSTXT_PARSER,
+    ROBOTSTXT_USER_AGENT.
+    """
+
+    async def robot_parser(self, request: Request) -> RobotParser | None:
+        pending = self._parsers.get(urlparse_cached(request).netloc)
+        if not isinstance(pending, Deferred):
+            return await super().robot_parser(request)
+        own: Deferred = Deferred()
+        pending.addBoth(_hand_on, own)
+        return await maybe_deferred_to_future(own)
+
+
+def _hand_on(result, waiter: Deferred):
+    """Fire ``waiter`` with ``result`` and leave ``result`` to the next callback."""
+    waiter.callback(result)
+    return result

@@ -68,6 +68,9 @@ DOWNLOADER_MIDDLEWARES = {
     # same order and settings as Scrapy's MetaRefreshMiddleware, without decoding every page
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.middlewares.LazyMetaRefreshMiddleware": 580,
+    # Scrapy 2.19 lets all but the first request waiting for a site's robots.txt through
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.WaitingRobotsTxtMiddleware": 100,
 }
 SPIDER_MIDDLEWARES = {
     # its only use is DEPTH_LIMIT (section pagination has its own bound) and depth stats

@@ -241,6 +241,23 @@ def test_frontier_refilled_before_the_crawl_runs_dry(tmp_path, served):
     assert fetched and max(fetched.values()) == 1, fetched.most_common(3)
 
 
+def test_robots_txt_obeyed_by_every_request_waiting_for_it(tmp_path, served):
+    """Several first requests to a site, all forbidden by its robots.txt, go out while it is
+    fetched: none of them may reach the site (Scrapy 2.19 let all but the first waiter through)."""
+    site = OutletSite("waiting", n_articles=5, seed=34)
+    server = served(site)
+    base = server.base_url(site)
+    forbidden = [f"{base}/private/feed-{n}.xml" for n in range(1, 6)]
+    outlets = tmp_path / "outlets.toml"
+    outlets.write_text(f'[[outlets]]\nname = "waiting"\nfeeds = {forbidden + [base + "/rss.xml"]!r}\n'.replace("'", '"'))
+    result = run_crawl(outlets, tmp_path / "archive", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8")
+    assert result.returncode == 0, result.stderr[-2000:]
+    paths = site.requested_paths()
+    assert paths[0] == "/robots.txt" and "/rss.xml" in paths, paths[:10]
+    assert not [p for p in paths if p.startswith("/private/")], paths
+    assert "'robotstxt/forbidden': 5" in result.stderr
+
+
 def test_unreachable_outlets_exit_nonzero_with_message(tmp_path):
     outlets = tmp_path / "outlets.toml"
     outlets.write_text('[[outlets]]\nname = "gone"\nfeeds = ["http://127.0.0.1:9/rss.xml"]\n')
