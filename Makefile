@@ -6,9 +6,15 @@ STAMP  := $(VENV)/.installed
 # Extra arguments for scrapy, e.g. make crawl ARGS="-s ARCHIVE_DIR=/data/news -a outlet=meduza"
 ARGS   ?=
 
-.PHONY: install crawl test demo schedule bench bench-extract clean
+.PHONY: install compile crawl test demo schedule bench bench-extract clean
 
 install: $(STAMP)
+
+# Byte-compile the project as pip does an installed package: an editable install does not,
+# and where PYTHONDONTWRITEBYTECODE is set every crawl (and each extraction worker) would
+# compile ~9000 lines again at start, ~0.3 s each. Cheap when nothing changed.
+compile: install
+	@$(BIN)/python -m compileall -q crawler archive tests > /dev/null
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,22 +22,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-crawl: install
+crawl: compile
 	$(BIN)/scrapy crawl news $(ARGS)
 
-test: install
+test: compile
 	$(BIN)/python -m pytest -q tests
 
-demo: install
+demo: compile
 	$(BIN)/python -m crawler.demo
 
-schedule: install
+schedule: compile
 	$(BIN)/python -m crawler.schedule $(ARGS)
 
-bench: install
+bench: compile
 	$(BIN)/python -m tests.bench.crawl
 
-bench-extract: install
+bench-extract: compile
 	$(BIN)/python -m tests.bench.extraction
 
 clean:

@@ -7,6 +7,7 @@ Tables:
   file name and is allocated here, so it stays unique with several writers.
 - ``runs`` and ``outlet_stats``: one row per crawl, and its summary per outlet.
 - ``events``: things that happened to an article (gone, moved, re-extracted...).
+- ``notes``: small facts about the archive itself, by name (what the manifest last held).
 
 Only this module knows the schema; everything else calls its methods.
 """
@@ -124,6 +125,12 @@ events = Table(
     Column("at", String, nullable=False),
     Column("kind", String, nullable=False),
     Column("detail", Text),
+)
+
+notes = Table(
+    "notes", metadata,
+    Column("name", String, primary_key=True),
+    Column("value", Text, nullable=False),           # JSON
 )
 
 # Statements of the per-page write path, built once. Values are passed when they are
@@ -649,6 +656,25 @@ class Catalog:
         """The highest version sequence number, or None for an empty catalog."""
         with self.engine.connect() as conn:
             return conn.execute(select(func.max(versions.c.seq))).scalar()
+
+    def versions_mark(self) -> dict:
+        """``{"versions": row count, "max_seq": highest seq}``: version rows are only ever
+        added, so an unchanged mark means unchanged version rows."""
+        with self.engine.connect() as conn:
+            count, top = conn.execute(select(func.count(), func.max(versions.c.seq))).one()
+        return {"versions": count, "max_seq": top}
+
+    def note(self, name: str) -> Any:
+        """The value last saved under ``name`` by :meth:`save_note`, or None."""
+        with self.engine.connect() as conn:
+            value = conn.execute(select(notes.c.value).where(notes.c.name == name)).scalar()
+        return None if value is None else json.loads(value)
+
+    def save_note(self, name: str, value: Any) -> None:
+        """Save a JSON-serialisable ``value`` under ``name`` (replacing any earlier one)."""
+        with self.engine.begin() as conn:
+            if not conn.execute(update(notes).where(notes.c.name == name).values(value=json.dumps(value))).rowcount:
+                conn.execute(insert(notes).values(name=name, value=json.dumps(value)))
 
     def iter_article_inconsistencies(self) -> Iterator[dict]:
         """Articles whose ``latest_version``/``latest_seq``/``latest_sha256`` disagree with their versions."""

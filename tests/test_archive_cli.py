@@ -412,6 +412,33 @@ def test_export_csv_jsonl_articles_links(built, tmp_path):
     assert edges == {(STORM, BUDGET), (FERRY, STORM)}
 
 
+def test_manifest_rewritten_only_when_it_would_change(copy):
+    manifest = copy / "manifest.csv"
+
+    def rows() -> list[str]:
+        with open(manifest, newline="", encoding="utf-8") as handle:
+            return [row["file"] for row in csv.DictReader(handle)]
+
+    builder = Builder(copy)
+    written = manifest.stat()
+    write_manifest(copy, builder.catalog)  # nothing new: the very same file stays
+    assert (manifest.stat().st_ino, manifest.stat().st_mtime_ns) == (written.st_ino, written.st_mtime_ns)
+    assert len(rows()) == 4
+
+    manifest.write_text(manifest.read_text(encoding="utf-8") + "a row added by hand\n", encoding="utf-8")
+    write_manifest(copy, builder.catalog)  # the file is not the one written: written again
+    assert len(rows()) == 4 and "by hand" not in manifest.read_text(encoding="utf-8")
+    manifest.unlink()
+    write_manifest(copy, builder.catalog)
+    assert len(rows()) == 4
+
+    added = builder.capture("other", "http://other.test/news/tram", _page("Tram line opens",
+                            [_paragraph(i) for i in range(30, 34)]), _when(4, 7))
+    before = manifest.stat().st_ino
+    builder.close()  # writes the manifest: a version was added since
+    assert manifest.stat().st_ino != before and rows()[-1] == added["file"] and len(rows()) == 5
+
+
 # -- reextract ----------------------------------------------------------------------------
 
 def test_reextract_out_reproduces_texts(built, tmp_path):
