@@ -7,6 +7,8 @@ Tables:
   file name and is allocated here, so it stays unique with several writers.
 - ``runs`` and ``outlet_stats``: one row per crawl, and its summary per outlet.
 - ``events``: things that happened to an article (gone, moved, re-extracted...).
+- ``listings``: one row per feed or sitemap read: its validators and last full capture,
+  for conditional requests (an unchanged listing is not read again).
 - ``notes``: small facts about the archive itself, by name (what the manifest last held).
 
 Only this module knows the schema; everything else calls its methods.
@@ -127,6 +129,20 @@ events = Table(
     Column("detail", Text),
 )
 
+listings = Table(
+    "listings", metadata,
+    Column("url", Text, primary_key=True),           # as configured or found in a sitemap index
+    Column("outlet", String, nullable=False),
+    Column("kind", String, nullable=False),          # feed | sitemap
+    Column("etag", Text),                            # validators of the last copy whose links were
+    Column("last_modified", Text),                   # recorded (none for a sitemap index)
+    Column("last_read", String),
+    Column("capture_uri", Text),                     # last full capture, for revisit records
+    Column("capture_date", String),
+    Column("capture_record_id", String),
+    Column("capture_digest", String),
+)
+
 notes = Table(
     "notes", metadata,
     Column("name", String, primary_key=True),
@@ -139,6 +155,7 @@ notes = Table(
 # that construction cost more CPU than SQLite itself.
 _ARTICLE_COLUMNS = frozenset(c.name for c in articles.columns)
 _VERSION_COLUMNS = frozenset(c.name for c in versions.columns)
+_LISTING_COLUMNS = frozenset(c.name for c in listings.columns)
 _ARTICLE_STATE = (articles.c.id, articles.c.first_seen, articles.c.recheck_step, articles.c.latest_version,
                   articles.c.latest_seq, articles.c.latest_sha256)
 _STATES_BY_URLS = select(articles.c.url, *_ARTICLE_STATE).where(articles.c.url.in_(bindparam("_urls", expanding=True)))
@@ -651,6 +668,20 @@ class Catalog:
         query = self._version_work_query([func.count()], max_seq, latest_only, outlet)
         with self.engine.connect() as conn:
             return conn.execute(query).scalar() or 0
+
+    def listing(self, url: str) -> dict | None:
+        """The ``listings`` row of feed or sitemap ``url``, or None if it was never read."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(listings).where(listings.c.url == url)).mappings().first()
+        return dict(row) if row else None
+
+    def record_listing(self, url: str, outlet: str, kind: str, fields: dict[str, Any]) -> None:
+        """Note that listing ``url`` was read and its links recorded (``fields``: validators,
+        ``last_read``, and the capture columns when this copy was captured in full)."""
+        values = _checked(fields, _LISTING_COLUMNS, "listings")
+        with self.engine.begin() as conn:
+            if not conn.execute(update(listings).where(listings.c.url == url).values(**values)).rowcount:
+                conn.execute(insert(listings).values(url=url, outlet=outlet, kind=kind, **values))
 
     def max_seq(self) -> int | None:
         """The highest version sequence number, or None for an empty catalog."""

@@ -114,3 +114,60 @@ def test_rechecks_not_due_fetch_nothing(tmp_path, served):
     site.clear_requests()
     assert run_crawl(outlets, archive).returncode == 0  # RECHECK=due: first check is 15 min away
     assert [p for p in site.requested_paths() if p.count("/") >= 4] == []
+
+
+def _listing_records(archive: Path) -> list[tuple[str, str, str | None]]:
+    """(record type, target URI, status) of every listing response/revisit record, in order."""
+    found = []
+    for path in sorted((archive / "warc").glob("*.warc.gz")):
+        with open(path, "rb") as handle:
+            for record in ArchiveIterator(handle):
+                uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+                if record.rec_type in ("response", "revisit") and (uri.endswith(".xml") or "sitemap" in uri):
+                    status = record.http_headers.get_statuscode() if record.http_headers else None
+                    found.append((record.rec_type, uri, status))
+    return found
+
+
+def test_unchanged_feeds_and_sitemaps_are_not_read_again(tmp_path, served):
+    """Feeds and sitemaps read before are asked for conditionally: unchanged, they answer 304
+    (a revisit record in the WARC) and are not parsed; changed, they are read in full. A
+    sitemap index is read in full every time: an unchanged index can list changed sitemaps."""
+    site = OutletSite("golf", n_articles=30, seed=8, link_only=False, sitemap_page_size=20)
+    server = served(site)
+    outlets = tmp_path / "outlets.toml"
+    outlets.write_text(server.outlets_toml(sources=("rss", "sitemap")))
+    archive = tmp_path / "archive"
+    assert run_crawl(outlets, archive).returncode == 0
+    listings = {"/rss.xml", "/sitemaps/news.xml", "/sitemaps/articles-1.xml", "/sitemaps/articles-2.xml"}
+    first_reads = {r.path for r in site.requests() if r.path in listings and r.status == 200}
+    assert first_reads == listings
+
+    site.clear_requests()
+    second = run_crawl(outlets, archive, "-s", "RECHECK=none")
+    assert second.returncode == 0, second.stderr[-2000:]
+    answers = {r.path: (r.status, "if-none-match" in r.headers) for r in site.requests() if r.path.endswith(".xml")}
+    assert answers == {"/sitemap.xml": (200, False), **{path: (304, True) for path in listings}}, answers
+    assert "'newsarchive/golf/listings_unchanged': 4" in second.stderr
+    records = _listing_records(archive)
+    revisits = [uri for kind, uri, status in records if kind == "revisit" and status == "304"]
+    assert sorted(uri.split("/", 3)[3] for uri in revisits) == sorted(path[1:] for path in listings)
+
+    # new stories change the feed, the news sitemap and the last article sitemap: read in full,
+    # and their new articles found; the unchanged first article sitemap is not read again
+    new_ids = site.add_articles(3)
+    site.clear_requests()
+    third = run_crawl(outlets, archive, "-s", "RECHECK=none")
+    assert third.returncode == 0, third.stderr[-2000:]
+    answers = {r.path: r.status for r in site.requests() if r.path.endswith(".xml")}
+    assert answers == {"/sitemap.xml": 200, "/rss.xml": 200, "/sitemaps/news.xml": 200,
+                       "/sitemaps/articles-1.xml": 304, "/sitemaps/articles-2.xml": 200}, answers
+    archived = _versions(archive)
+    assert all(site.article_url(i, server.base_url(site)) in archived for i in new_ids)
+
+    # CONDITIONAL_LISTINGS=0 reads every listing in full
+    site.clear_requests()
+    fourth = run_crawl(outlets, archive, "-s", "RECHECK=none", "-s", "CONDITIONAL_LISTINGS=0")
+    assert fourth.returncode == 0, fourth.stderr[-2000:]
+    answers = {r.path: (r.status, "if-none-match" in r.headers) for r in site.requests() if r.path.endswith(".xml")}
+    assert answers == {path: (200, False) for path in listings | {"/sitemap.xml"}}, answers

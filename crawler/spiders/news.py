@@ -28,7 +28,7 @@ from twisted.internet.error import (
     TimeoutError as TwistedTimeoutError,
 )
 
-from archive.catalog import Catalog, catalog_url_for
+from archive.catalog import Catalog, catalog_url_for, utc_now
 from archive.urls import canonicalize_url, origin
 from crawler.discovery import Anchor, ListingError, iter_page_links, next_page_urls, parse_feed, parse_sitemap
 from crawler.frontier import Frontier
@@ -40,6 +40,10 @@ logger = logging.getLogger(__name__)
 
 RECHECK_MODES = ("due", "all", "none")
 LISTING_PRIORITY = 10
+# Listings asked for conditionally (If-None-Match / If-Modified-Since): an unchanged feed or
+# sitemap holds no link that is not in the catalog already. Not section pages: an unchanged
+# first page would hide the pages after it.
+CONDITIONAL_LISTINGS = ("feed", "sitemap")
 ARTICLE_STATUSES = [304, 404, 410]  # answers the pipeline records (not modified, gone)
 
 
@@ -84,7 +88,8 @@ class NewsSpider(scrapy.Spider):
     """Discovers articles of the configured outlets and fetches them.
 
     Arguments: ``-a outlet=NAME`` crawls one outlet. Settings: OUTLETS_FILE, ARCHIVE_DIR,
-    CATALOG_URL, RECHECK (due | all | none), DISCOVERY (read listings), FOLLOW_ARTICLE_LINKS,
+    CATALOG_URL, RECHECK (due | all | none), DISCOVERY (read listings), CONDITIONAL_LISTINGS
+    (ask for feeds and sitemaps read before conditionally), FOLLOW_ARTICLE_LINKS,
     FRONTIER_BATCH, FRONTIER_LOW_WATER.
     """
 
@@ -105,6 +110,7 @@ class NewsSpider(scrapy.Spider):
             raise ValueError(f"RECHECK must be one of {', '.join(RECHECK_MODES)}, got {recheck_mode!r}")
         spider.follow_links = settings.getbool("FOLLOW_ARTICLE_LINKS", True)
         spider.discovery = settings.getbool("DISCOVERY", True)
+        spider.conditional_listings = settings.getbool("CONDITIONAL_LISTINGS", True)
         spider.frontier = Frontier(spider.catalog, list(spider.outlets), recheck_mode,
                                    settings.getint("FRONTIER_BATCH", 500))
         # the next batch is handed out when this few articles are left unanswered, not when
@@ -127,11 +133,11 @@ class NewsSpider(scrapy.Spider):
             logger.info("outlet %s: %d feed(s), %d sitemap(s), %d section(s)", outlet.name,
                         len(outlet.feeds), len(outlet.sitemaps), len(outlet.sections))
             for url in outlet.feeds:
-                yield self._listing(url, outlet, self.parse_feed)
+                yield self._listing(url, outlet, "feed")
             for url in outlet.sitemaps:
-                yield self._listing(url, outlet, self.parse_sitemap)
+                yield self._listing(url, outlet, "sitemap")
             for url in outlet.sections:
-                yield self._listing(url, outlet, self.parse_section, page_depth=0)
+                yield self._listing(url, outlet, "section", page_depth=0)
 
     def on_idle(self) -> None:
         """Everything in flight is done: schedule the next batch the catalog holds."""
@@ -161,16 +167,26 @@ class NewsSpider(scrapy.Spider):
         self.unanswered += len(batch)
         return True
 
-    def _listing(self, url: str, outlet: Outlet, callback, **meta: Any) -> scrapy.Request:
-        return scrapy.Request(
-            url, callback=callback, errback=self.on_error, priority=LISTING_PRIORITY,
-            meta={"outlet": outlet.name, "kind": "listing", "download_slot": origin(url), **meta},
-        )
+    def _listing(self, url: str, outlet: Outlet, kind: str, **meta: Any) -> scrapy.Request:
+        """The request for listing ``url`` of ``kind`` (feed | sitemap | section): conditional
+        when it was read before (and CONDITIONAL_LISTINGS is on)."""
+        meta = {"outlet": outlet.name, "kind": "listing", "download_slot": origin(url), **meta}
+        headers: dict[str, str] = {}
+        if kind in CONDITIONAL_LISTINGS and self.conditional_listings:
+            meta["listing_url"] = url
+            known = self.catalog.listing(url)
+            if known:
+                headers, meta["previous_capture"] = conditional_request_parts(known)
+                meta["handle_httpstatus_list"] = [304]
+        return scrapy.Request(url, callback=getattr(self, f"parse_{kind}"), errback=self.on_error,
+                              priority=LISTING_PRIORITY, meta=meta, headers=headers)
 
     # -- listings --------------------------------------------------------------------
 
     def parse_feed(self, response: Response) -> list:
         outlet = self._answered(response)
+        if self._listing_unchanged(outlet, response):
+            return []
         content_type = _header(response, b"Content-Type") or ""
         try:
             listed, problem = parse_feed(response.body, response.url, content_type)
@@ -180,17 +196,22 @@ class NewsSpider(scrapy.Spider):
             logger.warning("outlet %s: feed %s is malformed (%s); kept the %d items it could read",
                            outlet.name, response.url, problem, len(listed))
             self.crawler.stats.inc_value(stat_key(outlet.name, "errors", "malformed_feed"))
-        self.register_links(outlet, [(entry.url, entry.announced) for entry in listed], "feed", response.url)
+        if self.register_links(outlet, [(entry.url, entry.announced) for entry in listed], "feed", response.url):
+            self._listing_read(outlet, response, "feed")
         return []
 
     def parse_sitemap(self, response: Response) -> list:
         outlet = self._answered(response)
+        if self._listing_unchanged(outlet, response):
+            return []
         try:
             children, listed = parse_sitemap(response.body, response.url)
         except ListingError as exc:
             return self._listing_error(outlet, response, "bad_sitemap", exc)
-        self.register_links(outlet, [(entry.url, entry.announced) for entry in listed], "sitemap", response.url)
-        return [self._listing(url, outlet, self.parse_sitemap) for url in children if outlet.owns(url)]
+        if self.register_links(outlet, [(entry.url, entry.announced) for entry in listed], "sitemap", response.url):
+            # an index is always read in full: an unchanged index can list changed sitemaps
+            self._listing_read(outlet, response, "sitemap", conditional=not children)
+        return [self._listing(url, outlet, "sitemap") for url in children if outlet.owns(url)]
 
     def parse_section(self, response: Response) -> list:
         outlet = self._answered(response)
@@ -205,17 +226,47 @@ class NewsSpider(scrapy.Spider):
         if depth >= outlet.section_depth:
             return []
         anchors += [Anchor(href, rel="next") for href in response.xpath('//link[@rel="next"]/@href').getall()]
-        return [self._listing(url, outlet, self.parse_section, page_depth=depth + 1)
+        return [self._listing(url, outlet, "section", page_depth=depth + 1)
                 for url in next_page_urls(anchors, canonicalize_url(response.url) or response.url)
                 if outlet.owns(url)]
+
+    def _listing_unchanged(self, outlet: Outlet, response: Response) -> bool:
+        """Whether ``response`` is a listing read before: a 304 to the conditional request, or
+        the very payload last read (a WARC revisit record). Its links are in the catalog."""
+        if response.status != 304 and not response.meta.get("warc_revisit"):
+            return False
+        self.crawler.stats.inc_value(stat_key(outlet.name, "listings_unchanged"))
+        return True
+
+    def _listing_read(self, outlet: Outlet, response: Response, kind: str, conditional: bool = True) -> None:
+        """Note a listing whose links are recorded: its validators and its capture, for a
+        conditional request next time (none for a listing to read in full every time)."""
+        url = response.meta.get("listing_url")
+        if url is None:  # not asked for conditionally (CONDITIONAL_LISTINGS off)
+            return
+        fields = {"last_read": utc_now(), "etag": None, "last_modified": None, "capture_uri": None,
+                  "capture_date": None, "capture_record_id": None, "capture_digest": None}
+        warc = response.meta.get("warc_location")  # (not a revisit: that copy was not read again)
+        if conditional:
+            fields.update(etag=_header(response, b"ETag"), last_modified=_header(response, b"Last-Modified"))
+        if conditional and warc:
+            fields.update(capture_uri=response.url, capture_date=warc["warc_date"],
+                          capture_record_id=warc["record_id"], capture_digest=warc["payload_digest"])
+        try:
+            self.catalog.record_listing(url, outlet.name, kind, fields)
+        except (OSError, SQLAlchemyError) as exc:  # next time it is read in full again: nothing lost
+            stop_if_disk_full(self.crawler, exc)
+            self.crawler.stats.inc_value(stat_key(outlet.name, "errors", "catalog_write"))
+            logger.error("outlet %s: cannot record the read of %s: %s", outlet.name, url, error_line(exc))
 
     def _listing_error(self, outlet: Outlet, response: Response, kind: str, exc: Exception) -> list:
         logger.error("outlet %s: %s: %s", outlet.name, response.url, exc)
         self.crawler.stats.inc_value(stat_key(outlet.name, "errors", kind))
         return []
 
-    def register_links(self, outlet: Outlet, listed: list[tuple[str, str | None]], via: str, source_url: str) -> None:
-        """Record article links (with announced update times) in the catalog, the frontier.
+    def register_links(self, outlet: Outlet, listed: list[tuple[str, str | None]], via: str, source_url: str) -> bool:
+        """Record article links (with announced update times) in the catalog, the frontier;
+        False if the catalog could not record them.
 
         ``via``: feed | sitemap | section | link (links found in an archived article).
         """
@@ -226,7 +277,7 @@ class NewsSpider(scrapy.Spider):
         if len(own) < len(listed):
             stats.inc_value(stat_key(outlet.name, "skipped", "not_an_article_link"), len(listed) - len(own))
         if not own:
-            return
+            return True
         try:
             found = self.catalog.register_discovered(outlet.name, own, via, source_url)
         except (OSError, SQLAlchemyError) as exc:
@@ -234,7 +285,7 @@ class NewsSpider(scrapy.Spider):
             stats.inc_value(stat_key(outlet.name, "errors", "catalog_write"))
             logger.error("outlet %s: cannot record the %d links of %s: %s", outlet.name, len(own), source_url,
                          error_line(exc))
-            return
+            return False
         stats.inc_value(stat_key(outlet.name, "discovered"), len(found.new))
         if found.new:
             self.crawler.signals.send_catch_log(articles_discovered, outlet=outlet.name, count=len(found.new))
@@ -242,6 +293,7 @@ class NewsSpider(scrapy.Spider):
             self._refill_if_low()  # fetching starts while the other listings are still read
         stats.inc_value(stat_key(outlet.name, "skipped", "known"), found.known)
         stats.inc_value(stat_key(outlet.name, "announced_updates"), found.due)
+        return True
 
     # -- articles --------------------------------------------------------------------
 
@@ -254,14 +306,7 @@ class NewsSpider(scrapy.Spider):
                 "announced": row.get("announced"), "keep_encoded_body": True}
         headers = {}
         if archived:
-            meta["previous_capture"] = {
-                "uri": row["capture_uri"], "date": row["capture_date"],
-                "record_id": row["capture_record_id"], "payload_digest": row["capture_digest"],
-            }
-            if row.get("etag"):
-                headers["If-None-Match"] = row["etag"]
-            if row.get("last_modified"):
-                headers["If-Modified-Since"] = row["last_modified"]
+            headers, meta["previous_capture"] = conditional_request_parts(row)
         # dont_filter: the catalog already hands out each article once per run; Scrapy's
         # dupefilter would only hide a redirect loop (A -> B -> A) as a silent duplicate
         return scrapy.Request(url, callback=self.parse_article, errback=self.on_error, meta=meta, headers=headers,
@@ -328,6 +373,20 @@ class NewsSpider(scrapy.Spider):
 
     def closed(self, reason: str) -> None:
         self.catalog.close()
+
+
+def conditional_request_parts(row: dict) -> tuple[dict[str, str], dict]:
+    """For a catalog row of something fetched before (article or listing): the headers of a
+    conditional request from its validators, and its last full capture (``previous_capture``
+    meta: WarcCaptureMiddleware writes a 304 or an identical payload as a revisit of it)."""
+    headers = {}
+    if row.get("etag"):
+        headers["If-None-Match"] = row["etag"]
+    if row.get("last_modified"):
+        headers["If-Modified-Since"] = row["last_modified"]
+    capture = {"uri": row["capture_uri"], "date": row["capture_date"], "record_id": row["capture_record_id"],
+               "payload_digest": row["capture_digest"]}
+    return headers, capture
 
 
 def _header(response: Response, name: bytes) -> str | None:
