@@ -1,4 +1,6 @@
-"""Names of the archive's files: ``NNN_<hash>.txt`` text files."""
+"""The archive's text files: their bytes and their ``NNN_<hash>.txt`` names.
+
+Imported by the extraction workers, so it stays free of the catalog's imports."""
 from __future__ import annotations
 
 import hashlib
@@ -23,3 +25,10 @@ def parse_text_file_name(name: str) -> tuple[int, str] | None:
     """(seq, hash16) of a text file name, or None if it is not one."""
     match = TEXT_NAME_RE.match(name)
     return (int(match["seq"]), match["hash"]) if match else None
+
+
+def render_text(title: str, body: str) -> bytes:
+    """A text file's bytes: headline, blank line, body paragraphs; UTF-8, ``\\n`` line ends."""
+    title = " ".join((title or "").split())
+    body = (body or "").replace("\r\n", "\n").replace("\r", "\n").strip("\n")
+    return f"{title}\n\n{body}\n".encode("utf-8")

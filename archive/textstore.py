@@ -28,13 +28,6 @@ TMP_DIR = ".tmp"
 SEQ_RETRIES = 5
 
 
-def render_text(title: str, body: str) -> bytes:
-    """A text file's bytes: headline, blank line, body paragraphs; UTF-8, ``\\n`` line ends."""
-    title = " ".join((title or "").split())
-    body = (body or "").replace("\r\n", "\n").replace("\r", "\n").strip("\n")
-    return f"{title}\n\n{body}\n".encode("utf-8")
-
-
 @dataclass(frozen=True)
 class NewVersion:
     """A page's text to archive as the next version of the article with canonical ``url``.

@@ -12,7 +12,7 @@ import os
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 
 from .contentcoding import decode_content
-from .textstore import render_text
+from .naming import render_text
 
 
 class InlineExecutor(Executor):

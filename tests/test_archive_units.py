@@ -4,9 +4,9 @@ import os
 import pytest
 
 from archive.catalog import Catalog, catalog_url_for
-from archive.naming import parse_text_file_name, sha256_hex, text_file_name
+from archive.naming import parse_text_file_name, render_text, sha256_hex, text_file_name
 from archive.recheck import RecheckPolicy
-from archive.textstore import NewVersion, TextStore, recover_pending, render_text
+from archive.textstore import NewVersion, TextStore, recover_pending
 from archive.urls import canonicalize_url, origin
 
 
