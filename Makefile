@@ -29,7 +29,7 @@ test: compile
 	$(BIN)/python -m pytest -q tests
 
 demo: compile
-	$(BIN)/python -m crawler.demo
+	$(BIN)/python -m tests.demo
 
 schedule: compile
 	$(BIN)/python -m crawler.schedule $(ARGS)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from .reader import ARCHIVE_ENV, ArchiveError, ArchiveReader, default_archive_dir, normalize_time
+from .tools.reader import ARCHIVE_ENV, ArchiveError, ArchiveReader, default_archive_dir, normalize_time
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 PROG = "newsarchive"
@@ -206,7 +206,7 @@ def cmd_diff(reader: ArchiveReader, args) -> int:
 
 
 def cmd_verify(reader: ArchiveReader, args) -> int:
-    from .verify import format_summary, verify_archive
+    from .tools.verify import format_summary, verify_archive
 
     report = verify_archive(reader.archive_dir, reader.catalog, quick=args.quick,
                             emit=lambda line: (_out(line), sys.stdout.flush()))
@@ -215,7 +215,7 @@ def cmd_verify(reader: ArchiveReader, args) -> int:
 
 
 def cmd_export(reader: ArchiveReader, args) -> int:
-    from .export import iter_rows, write_rows
+    from .tools.export import iter_rows, write_rows
 
     since = normalize_time(args.since) if args.since else None
     until = normalize_time(args.until, end=True) if args.until else None
@@ -246,7 +246,7 @@ def cmd_export(reader: ArchiveReader, args) -> int:
 
 
 def cmd_reextract(reader: ArchiveReader, args) -> int:
-    from .reextract import format_summary, reextract
+    from .tools.reextract import format_summary, reextract
 
     if args.workers is not None and args.workers < 0:
         raise ArchiveError("--workers must be 0 or more")

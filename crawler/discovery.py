@@ -13,7 +13,7 @@ from scrapy.utils._compression import _DecompressionMaxSizeExceeded
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 
-from archive.urls import canonicalize_url
+from archive.store.urls import canonicalize_url
 
 
 @dataclass(frozen=True)

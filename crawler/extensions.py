@@ -10,8 +10,8 @@ from scrapy.exceptions import NotConfigured
 from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet import task
 
-from archive.catalog import Catalog, catalog_url_for
-from archive.manifest import write_manifest
+from archive.store.catalog import Catalog, catalog_url_for
+from archive.store.manifest import write_manifest
 from crawler.writeerrors import CLOSE_REASON as DISK_FULL, error_line, is_disk_full
 
 logger = logging.getLogger(__name__)

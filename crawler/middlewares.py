@@ -22,8 +22,8 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet import threads
 from twisted.internet.defer import Deferred
 
-from archive.contentcoding import decoded_head
-from archive.warc import HttpExchange, RenderedRecords, RevisitOf, WarcWriter, sha1_digest, stores_payload
+from archive.warc.contentcoding import decoded_head
+from archive.warc.writer import HttpExchange, RenderedRecords, RevisitOf, WarcWriter, sha1_digest, stores_payload
 from crawler.writeerrors import error_line, stop_if_disk_full
 
 logger = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ class KeepEncodedBodyMiddleware(HttpCompressionMiddleware):
 
     Such a text body in gzip or deflate stays compressed, and keeps its Content-Encoding
     header, which marks it as still encoded: the extraction workers decode it
-    (:func:`archive.worker.extract_for_archive`, with DOWNLOAD_MAXSIZE as the limit), and
+    (:func:`archive.text.job.extract_for_archive`, with DOWNLOAD_MAXSIZE as the limit), and
     a crawl that extracts no text never decodes it. Decoding on the reactor cost ~0.25 ms
     of the crawl process's CPU a news page. The response gets the class Scrapy would give
     the decoded body (an HTML page is an HtmlResponse; its ``.text`` is not the page).

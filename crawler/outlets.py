@@ -6,7 +6,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archive.urls import canonicalize_url, origin
+from archive.store.urls import canonicalize_url, origin
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 DEFAULT_ARTICLE_PATTERN = r"/\d{4}/\d{2}/\d{2}/"

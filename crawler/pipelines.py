@@ -11,12 +11,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer, reactor
 
-from archive.catalog import Catalog, catalog_url_for
-from archive.contentcoding import DecodedTooLarge
-from archive.recheck import RecheckPolicy
-from archive.textstore import NewVersion, TextStore
-from archive.urls import canonicalize_url
-from archive.worker import extract_for_archive, extracted_fields, extraction_executor, start_workers
+from archive.store.catalog import Catalog, catalog_url_for
+from archive.store.recheck import RecheckPolicy
+from archive.store.textstore import NewVersion, TextStore
+from archive.store.urls import canonicalize_url
+from archive.text.job import extract_for_archive, extracted_fields
+from archive.text.pool import extraction_executor, start_workers
+from archive.warc.contentcoding import DecodedTooLarge
 from crawler.signals import articles_discovered
 from crawler.writeerrors import error_line, stop_if_disk_full
 from crawler.spiders.news import stat_key

@@ -67,7 +67,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from archive.catalog import Catalog, catalog_url_for
+from archive.store.catalog import Catalog, catalog_url_for
 from crawler.outlets import OutletsFileError, load_outlets, parse_duration
 
 logger = logging.getLogger("newsarchive.schedule")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.demosite import OutletSite, SiteServer
+from tests.demosite import OutletSite, SiteServer
 
 REPO = Path(__file__).resolve().parent.parent
 FAST_CRAWL = ["-s", "AUTOTHROTTLE_ENABLED=0", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8",

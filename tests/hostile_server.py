@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import urlsplit
 
-from crawler.demosite import ATOM_NS
+from tests.demosite import ATOM_NS
 
 CHUNK = 64 * 1024
 BIG_BYTES = 50 * 1024 * 1024

@@ -2,7 +2,7 @@
 
 The archives here are built without the crawler, the way the crawl builds them: real
 WARC response records (some gzip/brotli-encoded) written by WarcWriter, text versions
-from archive.worker.extract_for_archive (on the DECODED payload) stored by TextStore
+from archive.text.job.extract_for_archive (on the DECODED payload) stored by TextStore
 with the fields crawler/pipelines.py sets.
 """
 from __future__ import annotations
@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from archive.catalog import Catalog, catalog_url_for
-from archive.manifest import write_manifest
-from archive.recheck import RecheckPolicy
-from archive.textstore import TextStore
-from archive.warc import HttpExchange, RevisitOf, WarcWriter
-from archive.worker import extract_for_archive
+from archive.store.catalog import Catalog, catalog_url_for
+from archive.store.manifest import write_manifest
+from archive.store.recheck import RecheckPolicy
+from archive.store.textstore import TextStore
+from archive.text.job import extract_for_archive
+from archive.warc.writer import HttpExchange, RevisitOf, WarcWriter
 
 REPO = Path(__file__).resolve().parent.parent
 BASE = "http://news.test"

@@ -5,11 +5,11 @@ import sys
 
 import pytest
 
-from archive.catalog import Catalog, catalog_url_for
-from archive.naming import parse_text_file_name, render_text, sha256_hex, text_file_name
-from archive.recheck import RecheckPolicy
-from archive.textstore import NewVersion, TextStore, recover_pending
-from archive.urls import canonicalize_url, origin
+from archive.store.catalog import Catalog, catalog_url_for
+from archive.store.recheck import RecheckPolicy
+from archive.store.textfile import parse_text_file_name, render_text, sha256_hex, text_file_name
+from archive.store.textstore import NewVersion, TextStore, recover_pending
+from archive.store.urls import canonicalize_url, origin
 
 
 def test_text_file_name():
@@ -45,7 +45,7 @@ def test_render_text_format():
 
 def test_extraction_workers_do_not_load_the_catalog():
     # each worker process imports these at start: SQLAlchemy would add ~0.18 s to every one
-    code = "import sys, archive.worker, archive.extract; print(sorted(m for m in sys.modules if m.startswith(('sqlalchemy', 'archive.catalog'))))"
+    code = "import sys, archive.text.job, archive.text.pool, archive.text.extract; print(sorted(m for m in sys.modules if m.startswith(('sqlalchemy', 'archive.store.catalog'))))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
 

@@ -1,5 +1,5 @@
 """Article bodies stay compressed in the crawl process and are decoded by the extraction
-workers: archive.contentcoding, KeepEncodedBodyMiddleware, LazyMetaRefreshMiddleware on
+workers: archive.warc.contentcoding, KeepEncodedBodyMiddleware, LazyMetaRefreshMiddleware on
 encoded bodies, and extract_for_archive on an encoded body."""
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from scrapy.http import HtmlResponse, Request, Response
 from scrapy.utils.test import get_crawler
 
-from archive.contentcoding import DecodedTooLarge, decode_content, decoded_head
-from archive.worker import extract_for_archive
+from archive.text.job import extract_for_archive
+from archive.warc.contentcoding import DecodedTooLarge, decode_content, decoded_head
 from crawler.middlewares import KeepEncodedBodyMiddleware, LazyMetaRefreshMiddleware
 from crawler.settings import DOWNLOADER_MIDDLEWARES
 
@@ -47,7 +47,7 @@ def _encoded_response(body: bytes, coding: str = "gzip", content_type: str = "te
     return request, response
 
 
-# -- archive.contentcoding ---------------------------------------------------------------
+# -- archive.warc.contentcoding ----------------------------------------------------------
 
 @pytest.mark.parametrize("coding, encode", [("gzip", gzip.compress), ("x-gzip", gzip.compress),
                                             ("deflate", _deflate), ("deflate", lambda d: _deflate(d, raw=True))])

@@ -28,8 +28,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from crawler.demosite import OutletSite
 from tests.conftest import FAST_CRAWL, REPO, run_crawl
+from tests.demosite import OutletSite
 
 WARCIO = str(Path(sys.executable).with_name("warcio"))
 SEED = 20261123

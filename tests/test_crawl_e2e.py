@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.lock import ArchiveLock
-from crawler.demosite import OutletSite
+from archive.store.lock import ArchiveLock
 from tests.conftest import run_crawl
+from tests.demosite import OutletSite
 
 WARCIO = str(Path(sys.executable).with_name("warcio"))
 MANIFEST_REQUIRED = ["file", "url", "outlet", "version", "sha256", "fetched_at", "title", "published",
@@ -35,7 +35,7 @@ def _warc_records(archive: Path):
 @pytest.fixture(scope="module")
 def crawled(tmp_path_factory):
     """Three outlets, each through other sources, crawled once."""
-    from crawler.demosite import SiteServer
+    from tests.demosite import SiteServer
 
     tmp = tmp_path_factory.mktemp("e2e")
     sites = [
@@ -62,7 +62,7 @@ def crawled(tmp_path_factory):
 
 
 def _one(server, site, sources):
-    from crawler.demosite import outlets_toml
+    from tests.demosite import outlets_toml
     return outlets_toml([(site, server.base_url(site))], sources=sources)
 
 

@@ -1,4 +1,4 @@
-"""The fake-outlet generator and server (crawler.demosite) against a real 127.0.0.1 server."""
+"""The fake-outlet generator and server (tests.demosite) against a real 127.0.0.1 server."""
 from __future__ import annotations
 
 import gzip
@@ -16,7 +16,7 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-from crawler.demosite import (
+from tests.demosite import (
     ATOM_NS, JSON_FEED_VERSION, NEWS_NS, SITEMAP_NS, OutletSite, SiteServer, accepts_gzip, main, static_file_path,
     write_static_site,
 )

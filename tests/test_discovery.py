@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from crawler.demosite import ATOM_NS, JSON_FEED_VERSION, SITEMAP_NS
 from crawler.discovery import Anchor, ListingError, next_page_urls, parse_feed, parse_sitemap
+from tests.demosite import ATOM_NS, JSON_FEED_VERSION, SITEMAP_NS
 
 BASE = "http://127.0.0.1:8001/rss.xml"
 

@@ -1,4 +1,4 @@
-"""Article extraction: clean bodies, decoding, metadata, links (archive.extract and helpers).
+"""Article extraction: clean bodies, decoding, metadata, links (archive.text.extract and helpers).
 
 Every page here is generated in this file: templates that carry each kind of boilerplate
 the old crawler let through (see ../shared/examples: donation appeals, newsletter boxes,
@@ -13,10 +13,10 @@ import re
 
 import pytest
 
-from archive.boilerplate import Block, PageContext, classify_blocks, index_anchors, link_coverage, text_key
-from archive.encoding import decode_html, detect_encoding
-from archive.extract import Article, article_body, extract_article
-from archive.metadata import clean_authors, clean_title, date_from_url, guess_language, normalize_date
+from archive.text.boilerplate import Block, PageContext, classify_blocks, index_anchors, link_coverage, text_key
+from archive.text.encoding import decode_html, detect_encoding
+from archive.text.extract import Article, article_body, extract_article
+from archive.text.metadata import clean_authors, clean_title, date_from_url, guess_language, normalize_date
 
 OUTLET = "The Harbour Times"
 HEADLINE = "Port Authority Rejects Ferry Fare Proposal After Winter Storms"
@@ -487,7 +487,7 @@ def test_forms_in_the_page_are_plain_elements():
     # search form beside the article changes nothing of it
     from lxml.html import HtmlElement
 
-    from archive.extract import _parse
+    from archive.text.extract import _parse
 
     form = ('<form action="/search"><label for="q">Search</label><input id="q" name="q" value="ferry">'
             '<select name="s"><option>All</option></select><textarea name="t">x</textarea></form>')
@@ -513,7 +513,7 @@ def test_bench_script_without_the_benchmark_data(tmp_path, capsys):
     assert main(["--bench-dir", str(tmp_path / "missing")]) == 0
     assert "not available" in capsys.readouterr().out
     cmd = command(tmp_path, ["--worst", "3"])
-    assert "archive.extract:article_body" in " ".join(cmd) and cmd[-2:] == ["--worst", "3"]
+    assert "archive.text.extract:article_body" in " ".join(cmd) and cmd[-2:] == ["--worst", "3"]
 
 
 def test_repair_runs_exactly_when_it_changes_the_page():
@@ -521,7 +521,7 @@ def test_repair_runs_exactly_when_it_changes_the_page():
     # page) only where it would return the page unchanged
     from trafilatura.utils import INVALID_XML_CHARS, repair_faulty_html
 
-    from archive.extract import _INVALID_XML_CHARS, _needs_repair
+    from archive.text.extract import _INVALID_XML_CHARS, _needs_repair
 
     every_char = "".join(map(chr, range(0x110000)))
     assert set(_INVALID_XML_CHARS) == set(INVALID_XML_CHARS.findall(every_char))
@@ -543,7 +543,7 @@ def test_raw_tree_expressions_skipped_only_where_they_select_nothing():
     # are given an empty list only for pages where their expressions select nothing
     from trafilatura import xpaths
 
-    from archive.extract import _parse, _raw_tree_xpaths
+    from archive.text.extract import _parse, _raw_tree_xpaths
 
     appended = "".join(f"<p>{esc(p)}</p>" for p in RECENT * 3)
     cases = {  # container -> the expressions that select it

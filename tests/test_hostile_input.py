@@ -39,8 +39,8 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.demosite import OutletSite
 from tests.conftest import FAST_CRAWL, REPO, run_crawl
+from tests.demosite import OutletSite
 from tests.hostile_server import CYRILLIC_HEADLINE, CYRILLIC_PARAGRAPHS, HostileSite, article_content
 from tests.test_crash import archive_problems, catalog_versions, text_problems, verify_available, warc_problems
 
@@ -618,7 +618,7 @@ def test_archive_dir_on_read_only_mount_exit_2(tmp_path, tmpfs):
 @pytest.fixture(scope="module")
 def full_disk(tmp_path_factory):
     """A crawl into a 2 MB tmpfs that fills up; then, with more room, the next run."""
-    from crawler.demosite import SiteServer
+    from tests.demosite import SiteServer
 
     tmp = tmp_path_factory.mktemp("fulldisk")
     mount = tmp / "disk"

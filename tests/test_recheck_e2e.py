@@ -7,8 +7,8 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.demosite import OutletSite
 from tests.conftest import run_crawl
+from tests.demosite import OutletSite
 
 
 def _versions(archive: Path) -> dict[str, list[tuple]]:

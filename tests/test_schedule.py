@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from archive.catalog import Catalog, catalog_url_for
-from archive.lock import ArchiveLock
+from archive.store.catalog import Catalog, catalog_url_for
+from archive.store.lock import ArchiveLock
 
 REPO = Path(__file__).resolve().parent.parent
 ARTICLES = {

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.warc import (
+from archive.warc.writer import (
     EMPTY_DIGEST, HttpExchange, RevisitOf, WarcWriter, complete_members_end, repair_open_files, sha1_digest,
 )
 

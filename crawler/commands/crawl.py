@@ -13,11 +13,11 @@ from pathlib import Path
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
-from archive.catalog import Catalog, catalog_url_for
-from archive.lock import ArchiveLock, ArchiveLocked
-from archive.manifest import remove_stale_manifests
-from archive.textstore import recover_pending
-from archive.warc import repair_open_files
+from archive.store.catalog import Catalog, catalog_url_for
+from archive.store.lock import ArchiveLock, ArchiveLocked
+from archive.store.manifest import remove_stale_manifests
+from archive.store.textstore import recover_pending
+from archive.warc.writer import repair_open_files
 from crawler.outlets import OutletsFileError, load_outlets
 
 logger = logging.getLogger(__name__)

@@ -28,8 +28,8 @@ from twisted.internet.error import (
     TimeoutError as TwistedTimeoutError,
 )
 
-from archive.catalog import Catalog, catalog_url_for, utc_now
-from archive.urls import canonicalize_url, origin
+from archive.store.catalog import Catalog, catalog_url_for, utc_now
+from archive.store.urls import canonicalize_url, origin
 from crawler.discovery import Anchor, ListingError, iter_page_links, next_page_urls, parse_feed, parse_sitemap
 from crawler.frontier import Frontier
 from crawler.outlets import Outlet, load_outlets

@@ -1,6 +1,6 @@
 """Crawl-throughput benchmark (``make bench`` = ``python -m tests.bench.crawl``).
 
-Builds a local site of 3 generated outlets x N articles (:mod:`crawler.demosite`), serves
+Builds a local site of 3 generated outlets x N articles (:mod:`tests.demosite`), serves
 it on 127.0.0.1 -- static files behind nginx when nginx is available (installed with
 apt-get if missing and possible), else the demosite's threaded Python server -- and
 measures, in one run and against the same site:
@@ -54,7 +54,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from crawler.demosite import (
+from tests.demosite import (
     NGINX_SNIPPET, OutletSite, SiteServer, make_sites, outlets_toml, static_file_path, write_static_site,
 )
 

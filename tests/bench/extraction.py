@@ -1,6 +1,6 @@
 """Article-body extraction benchmark (``make bench-extract`` = ``python -m tests.bench.extraction``).
 
-Scores ``archive.extract:article_body`` against trafilatura and readability-lxml on the
+Scores ``archive.text.extract:article_body`` against trafilatura and readability-lxml on the
 Zyte/Scrapinghub article-extraction benchmark (181 real pages with hand-made ground
 truth) kept outside the repository in ``../shared/bench/extraction``. The scorer is that
 directory's ``evaluate.py`` and the two reference systems are its
@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_BENCH_DIR = REPO.parent / "shared" / "bench" / "extraction"
 DATASET = "scrapinghub"
-OURS = "newsarchive=archive.extract:article_body"
+OURS = "newsarchive=archive.text.extract:article_body"
 REFERENCES = ("trafilatura_default", "readability_lxml")
 
 

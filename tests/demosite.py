@@ -12,7 +12,7 @@ Ground truth (what a perfect cleaner outputs for an article, see
 (``<p>`` inside ``<div class="story-body">``).  NOT part of it: the byline, the
 date line, the figure caption and the in-body "Related article: <headline>" line.
 
-Run ``python -m crawler.demosite serve --outlets 2 --articles 20`` for a demo.
+Run ``python -m tests.demosite serve --outlets 2 --articles 20`` for a demo.
 """
 from __future__ import annotations
 
@@ -1305,7 +1305,7 @@ def make_sites(n_outlets: int, n_articles: int, seed: int = 0, **options: Any) -
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m crawler.demosite", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.demosite", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve fake outlets until Ctrl-C/SIGTERM")
     static = commands.add_parser("static", help="write fake outlets as static files")

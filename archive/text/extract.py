@@ -1,7 +1,7 @@
 """Article extraction: cleaned body text and metadata from one HTML page.
 
 Public functions (stable interface; the pipeline and ``evaluate.py`` call these):
-- :func:`decode_html` bytes + Content-Type -> str (:mod:`archive.encoding`)
+- :func:`decode_html` bytes + Content-Type -> str (:mod:`archive.text.encoding`)
 - :func:`article_body` ``(html, url) -> str``: the body exactly as the text file holds it
   after the headline: paragraphs separated by one blank line, whitespace inside a
   paragraph collapsed to single spaces, no headline.
@@ -15,14 +15,14 @@ How the body is found (the page is parsed once; every step reads that one tree):
    containers (ads between the chunks) is put back together; photo captions, which
    trafilatura always drops, are put back where they stand between the headline and
    the last paragraph;
-3. precision filters (:mod:`archive.boilerplate`): the headline printed again, the
+3. precision filters (:mod:`archive.text.boilerplate`): the headline printed again, the
    standfirst, bylines and dates, link-only teasers and "Related" sections (the page's
    own ``<a>`` texts tell which lines are links), newsletter / share / follow boxes,
    donation appeals, credits, copyright lines, widget labels;
 4. when what is left is a menu (mostly one-to-five-word lines), trafilatura's full
    cascade is run instead.
 
-Metadata comes from :mod:`archive.metadata` (JSON-LD, then meta tags, then the URL).
+Metadata comes from :mod:`archive.text.metadata` (JSON-LD, then meta tags, then the URL).
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ __all__ = ["Article", "article_body", "decode_html", "extract_article"]
 
 @dataclass
 class Article(Metadata):
-    """What the cleaner found in one page: its metadata (:class:`archive.metadata.Metadata`),
+    """What the cleaner found in one page: its metadata (:class:`archive.text.metadata.Metadata`),
     the body as the text file holds it after the headline, and the body's outbound links."""
 
     body: str = ""
@@ -118,7 +118,7 @@ _ANCHOR_KEY = re.compile(r"[^\w\n]+")
 
 # trafilatura's options, built once (building them reads its config: ~0.5 ms a page).
 # No comments, tables kept, no links (they change what the extractor keeps), no metadata
-# (ours is in archive.metadata); ``fast`` skips its readability/jusText comparisons. The
+# (ours is in archive.text.metadata); ``fast`` skips its readability/jusText comparisons. The
 # output format is "txt" because only the body tree is read: "python" would also render
 # the tree as text, which nothing reads.
 _OPTIONS = {fast: Extractor(output_format="txt", fast=fast, comments=False, tables=True) for fast in (True, False)}

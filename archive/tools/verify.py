@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, TextIO
 
-from .catalog import Catalog
-from .naming import parse_text_file_name
+from ..store.catalog import Catalog
+from ..store.textfile import parse_text_file_name
+from ..store.textstore import TEXT_DIR, TMP_DIR
+from ..warc.reader import WarcReadError, parse_record, read_member
+from ..warc.writer import OPEN_MARKER, complete_members_end
 from .reader import Progress
-from .textstore import TEXT_DIR, TMP_DIR
-from .warc import OPEN_MARKER, complete_members_end
-from .warcread import WarcReadError, parse_record, read_member
 
 ACCEPTED_RECORD_TYPES = ("response", "revisit")
 

@@ -2,7 +2,7 @@
 
 ::
 
-    from archive.reader import ArchiveReader
+    from archive.tools.reader import ArchiveReader
     with ArchiveReader("data/archive") as archive:
         for article in archive.articles(outlet="meduza", changed=True):
             versions = archive.versions(article["id"])
@@ -28,10 +28,10 @@ from typing import Iterator
 from sqlalchemy.exc import SQLAlchemyError
 from warcio.statusandheaders import StatusAndHeaders
 
-from .catalog import Catalog, catalog_url_for
-from .naming import parse_text_file_name
-from .urls import canonicalize_url
-from .warcread import WarcReadError, WarcRecord, read_record
+from ..store.catalog import Catalog, catalog_url_for
+from ..store.textfile import parse_text_file_name
+from ..store.urls import canonicalize_url
+from ..warc.reader import WarcReadError, WarcRecord, read_record
 
 DEFAULT_ARCHIVE_DIR = os.path.join("data", "archive")
 ARCHIVE_ENV = "NEWSARCHIVE_ARCHIVE_DIR"

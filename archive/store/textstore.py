@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from .catalog import Catalog
-from .naming import sha256_hex, text_file_name
+from .textfile import sha256_hex, text_file_name
 
 logger = logging.getLogger(__name__)
 

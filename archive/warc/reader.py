@@ -6,7 +6,7 @@ decompresses exactly one member (a torn or corrupt member raises :class:`WarcRea
 instead of being silently skipped, as warcio's iterator would).
 
 :meth:`WarcRecord.decoded_payload` undoes the payload's ``Content-Encoding`` with
-:func:`archive.contentcoding.decode_content`, the function the crawl's extraction uses.
+:func:`archive.warc.contentcoding.decode_content`, the function the crawl's extraction uses.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 For each version row (``--out``) or each article's latest version (``--in-place``) the
 response record at ``(warc_file, warc_offset)`` is read, its Content-Encoding undone as
-Scrapy undoes it, and :func:`archive.worker.extract_for_archive` (the crawl's own
+Scrapy undoes it, and :func:`archive.text.job.extract_for_archive` (the crawl's own
 extraction call) is run on the payload in worker processes. The main process writes
 files and catalog rows in sequence order, so the output is deterministic: with an
 unchanged extractor, ``--out`` reproduces every text file byte for byte (same names).
@@ -25,14 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, TextIO
 
-from .catalog import Catalog, catalog_url_for
-from .lock import ArchiveLock, ArchiveLocked
-from .manifest import write_manifest
-from .naming import sha256_hex
+from ..store.catalog import Catalog, catalog_url_for
+from ..store.lock import ArchiveLock, ArchiveLocked
+from ..store.manifest import write_manifest
+from ..store.textfile import sha256_hex
+from ..store.textstore import TextStore
+from ..text.job import extracted_fields
+from ..text.pool import extraction_executor
+from ..warc.reader import WarcReadError, read_record
 from .reader import ArchiveError, Progress
-from .textstore import TextStore
-from .warcread import WarcReadError, read_record
-from .worker import extracted_fields, extraction_executor
 
 PAGE = 500
 CHUNK = 8
@@ -42,7 +43,7 @@ CHUNK = 8
 
 def extract_from_warc(task: tuple[str, int, str] | None) -> dict:
     """``(warc path, offset, url)`` -> ``extract_for_archive`` result, or ``{"error", "message"}``."""
-    from .worker import extract_for_archive
+    from ..text.job import extract_for_archive
 
     if task is None:
         return {"error": "no_warc_record", "message": "version has no WARC location"}
@@ -99,7 +100,7 @@ class ReextractStats:
 
 def version_fields(row: dict, extracted: dict, warc_file: str | None, reason: str | None = None) -> dict:
     """Catalog fields of a re-extracted version: capture fields from ``row``, the rest from
-    the extraction exactly as the crawl derives them (``archive.worker.extracted_fields``)."""
+    the extraction exactly as the crawl derives them (``archive.text.job.extracted_fields``)."""
     feed_date = row.get("published") if row.get("published_source") == "feed" else None
     fields = {
         **extracted_fields(extracted, feed_published=feed_date),

@@ -579,7 +579,7 @@ class Catalog:
             return [dict(row) for row in conn.execute(query).mappings()]
 
     # -- reading API (cli) --
-    # Read-only queries (plus one bulk insert) for archive/reader.py and ``python -m archive``.
+    # Read-only queries (plus one bulk insert) for archive/tools/reader.py and ``python -m archive``.
 
     def find_article(self, url: str) -> dict | None:
         """The article ``url`` names: its canonical URL, a URL a version was fetched from, or its fetch URL."""

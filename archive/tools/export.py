@@ -5,7 +5,7 @@ import csv
 import json
 from typing import Iterator, TextIO
 
-from .catalog import MANIFEST_COLUMNS, Catalog
+from ..store.catalog import MANIFEST_COLUMNS, Catalog
 
 VERSION_COLUMNS = [*MANIFEST_COLUMNS, "article_id", "published_source", "modified_source"]
 ARTICLE_COLUMNS = [

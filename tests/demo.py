@@ -1,7 +1,7 @@
 """``make demo``: serve two small generated outlets on 127.0.0.1, crawl them, show the archive.
 
 No network needed: a newcomer sees the whole pipeline (feeds -> WARC -> cleaned text ->
-catalog -> manifest) on their own machine. Run ``python -m crawler.demo [--articles N]``.
+catalog -> manifest) on their own machine. Run ``python -m tests.demo [--articles N]``.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from crawler.demosite import OutletSite, SiteServer
+from tests.demosite import OutletSite, SiteServer
 
 REPO = Path(__file__).resolve().parent.parent
 
