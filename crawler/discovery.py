@@ -9,7 +9,6 @@ from datetime import datetime, timezone
 from typing import Iterator
 
 import feedparser
-from scrapy.utils._compression import _DecompressionMaxSizeExceeded
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 
@@ -119,7 +118,7 @@ def parse_sitemap(body: bytes, url: str) -> tuple[list[str], list[Listed]]:
     if body[:2] == GZIP_MAGIC:
         try:
             body = gunzip(body, max_size=SITEMAP_MAX_SIZE)
-        except (OSError, EOFError, ValueError, _DecompressionMaxSizeExceeded) as exc:
+        except (OSError, EOFError, ValueError) as exc:  # too large once decompressed: a ValueError
             raise ListingError(f"gzipped sitemap cannot be decompressed: {exc}") from None
     try:
         sitemap = Sitemap(body)

@@ -24,6 +24,7 @@ from twisted.internet.defer import Deferred
 
 from archive.warc.contentcoding import decoded_head
 from archive.warc.writer import HttpExchange, RenderedRecords, RevisitOf, WarcWriter, sha1_digest, stores_payload
+from crawler.scrapy_compat import pending_robots_txt
 from crawler.writeerrors import error_line, stop_if_disk_full
 
 logger = logging.getLogger(__name__)
@@ -224,13 +225,13 @@ class WaitingRobotsTxtMiddleware(RobotsTxtMiddleware):
     first waiter gets the parser, every later one gets ``None``, which Scrapy reads as "no
     robots.txt" and lets through. Three concurrent first requests to a site whose robots.txt
     forbids them fetched the third. Here each waiter waits on a Deferred of its own, fed
-    the parser without consuming it. Same settings: ROBOTSTXT_OBEY, ROBOTSTXT_PARSER,
-    ROBOTSTXT_USER_AGENT.
+    the parser without consuming it (the pending one comes from crawler.scrapy_compat). Same
+    settings: ROBOTSTXT_OBEY, ROBOTSTXT_PARSER, ROBOTSTXT_USER_AGENT.
     """
 
     async def robot_parser(self, request: Request) -> RobotParser | None:
-        pending = self._parsers.get(urlparse_cached(request).netloc)
-        if not isinstance(pending, Deferred):
+        pending = pending_robots_txt(self, request)
+        if pending is None:
             return await super().robot_parser(request)
         own: Deferred = Deferred()
         pending.addBoth(_hand_on, own)

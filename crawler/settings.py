@@ -40,7 +40,7 @@ PROGRESS_INTERVAL = 30
 USER_AGENT = ("newsarchive/0.1 (research news archive; +https://github.com/newsarchive/newsarchive; "
               "respects robots.txt)")
 ROBOTSTXT_OBEY = True
-DOWNLOADER = "crawler.politeness.PoliteDownloader"  # per-origin limits enforced under asyncio
+DOWNLOADER = "crawler.scrapy_compat.PoliteDownloader"  # per-origin limits enforced under asyncio
 CONCURRENT_REQUESTS = 32
 CONCURRENT_REQUESTS_PER_DOMAIN = 4             # per origin: the spider sets download_slot
 DOWNLOAD_DELAY = 0

@@ -33,6 +33,7 @@ from archive.store.urls import canonicalize_url, origin
 from crawler.discovery import Anchor, ListingError, iter_page_links, next_page_urls, parse_feed, parse_sitemap
 from crawler.frontier import Frontier
 from crawler.outlets import Outlet, load_outlets
+from crawler.scrapy_compat import DECOMPRESSED_TOO_LARGE, FORBIDDEN_BY_ROBOTS, MAX_REDIRECTIONS
 from crawler.signals import articles_discovered
 from crawler.writeerrors import error_line, stop_if_disk_full
 
@@ -52,10 +53,10 @@ def stat_key(outlet: str, *parts: str) -> str:
     return "/".join(("newsarchive", outlet, *parts))
 
 
-IGNORED_KINDS = [  # (words in Scrapy's IgnoreRequest message, counter, kind)
-    ("robots.txt", "skipped", "robots"),
-    ("max redirections", "errors", "redirect_loop"),
-    ("DOWNLOAD_MAXSIZE", "errors", "too_large"),
+IGNORED_KINDS = [  # (words in the IgnoreRequest message, counter, kind)
+    (FORBIDDEN_BY_ROBOTS, "skipped", "robots"),
+    (MAX_REDIRECTIONS, "errors", "redirect_loop"),
+    (DECOMPRESSED_TOO_LARGE, "errors", "too_large"),
     ("WARC write failed", "errors", "warc_write"),
 ]
 
