@@ -12,13 +12,16 @@ from twisted.internet import task
 
 from archive.store.catalog import Catalog, catalog_url_for
 from archive.store.manifest import write_manifest
-from crawler.writeerrors import CLOSE_REASON as DISK_FULL, error_line, is_disk_full
+from crawler.writeerrors import CLOSE_REASON as DISK_FULL, UNWRITABLE_REASON, error_line, is_disk_full
 
 logger = logging.getLogger(__name__)
 
 COUNTERS = ("discovered", "fetched", "archived", "new_versions", "unchanged", "gone", "skipped")
 EXIT_NO_OUTLET_REACHABLE = 3
 EXIT_DISK_FULL = 5
+EXIT_WRITE_FAILED = 6
+# stats of writes that failed: any of them makes the crawl exit EXIT_WRITE_FAILED
+WRITE_ERROR_STATS = ("/errors/archive_write", "warc/write_errors", "/errors/catalog_write")
 
 
 def outlet_counts(stats: dict, outlets) -> dict[str, dict]:
@@ -45,7 +48,8 @@ class CrawlSummary:
     summary, stores it, and rewrites ``manifest.csv``.
 
     Sets ``crawler.newsarchive_exit_code``: 3 when no outlet could be reached, 5 when the
-    crawl stopped on a full disk.
+    crawl stopped on a full disk, 6 when it could not write what it fetched (a read-only
+    archive, or any other failed write).
     Settings: SUMMARY_ENABLED, PROGRESS_INTERVAL (seconds, 0 = off).
     """
 
@@ -95,8 +99,14 @@ class CrawlSummary:
         attempted = reachable or any(c["errors"] for c in counts.values())
         self._log_summary(counts)
         exit_code, status = 0, "finished" if reason == "finished" else reason
+        write_errors = sum(value for key, value in self.crawler.stats.get_stats().items()
+                           if isinstance(value, int) and key.endswith(WRITE_ERROR_STATS))
         if reason == DISK_FULL:
             exit_code = EXIT_DISK_FULL
+        elif reason == UNWRITABLE_REASON or write_errors:
+            exit_code = EXIT_WRITE_FAILED
+            logger.error("%d writes to the archive %s failed: this run did not archive all it fetched; "
+                         "the next run fetches it again", write_errors, self.archive_dir)
         elif attempted and not reachable:
             exit_code, status = EXIT_NO_OUTLET_REACHABLE, "no-outlet-reachable"
             logger.error("no outlet could be reached (%s): check the network, the URLs in the outlets file, "
@@ -130,6 +140,10 @@ class CrawlSummary:
             return (f"newsarchive: crawl stopped: no space left on the device of {self.archive_dir} (disk full). "
                     f"{archived} versions were archived before it filled up and the archive is consistent; "
                     f"free some space and run again to finish.")
+        if code == EXIT_WRITE_FAILED:
+            return (f"newsarchive: crawl {status}: could not write to the archive {self.archive_dir} "
+                    f"(read-only or not writable?); {archived} versions archived, {errors} errors; what is "
+                    f"archived is consistent: fix the cause (see the errors above) and run again.")
         return (f"newsarchive: crawl {status}: {len(reachable)}/{len(counts)} outlets answered, {archived} versions "
                 f"archived, {errors} errors; archive {self.archive_dir} now holds {total} text files "
                 f"(manifest: {path}).")

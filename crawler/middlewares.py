@@ -25,7 +25,7 @@ from twisted.internet.defer import Deferred
 from archive.warc.contentcoding import decoded_head
 from archive.warc.writer import HttpExchange, RenderedRecords, RevisitOf, WarcWriter, sha1_digest, stores_payload
 from crawler.scrapy_compat import pending_robots_txt
-from crawler.writeerrors import error_line, stop_if_disk_full
+from crawler.writeerrors import error_line, stop_if_cannot_write
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class WarcCaptureMiddleware:
         except OSError as exc:
             self.stats.inc_value("warc/write_errors")
             logger.error("cannot write WARC record for %s: %s", response.url, error_line(exc))
-            stop_if_disk_full(self.crawler, exc)
+            stop_if_cannot_write(self.crawler, exc)
             raise IgnoreRequest(f"WARC write failed: {exc}") from exc
         if profile:
             request.meta["warc_revisit"] = profile

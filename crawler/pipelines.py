@@ -19,7 +19,7 @@ from archive.text.job import extract_for_archive, extracted_fields
 from archive.text.pool import extraction_executor, start_workers
 from archive.warc.contentcoding import DecodedTooLarge
 from crawler.signals import articles_discovered
-from crawler.writeerrors import error_line, stop_if_disk_full
+from crawler.writeerrors import error_line, stop_if_cannot_write
 from crawler.spiders.news import stat_key
 
 logger = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ class ArchivePipeline:
             return await self._archive(item, body)
         except (OSError, SQLAlchemyError) as exc:
             # the text file or the catalog cannot be written; a full disk stops the crawl
-            kind = "disk_full" if stop_if_disk_full(self.crawler, exc) else "archive_write"
+            kind = stop_if_cannot_write(self.crawler, exc) or "archive_write"
             self.stats.inc_value(stat_key(item["outlet"], "errors", kind))
             logger.error("outlet %s: cannot archive %s: %s", item["outlet"], item["url"], error_line(exc))
             raise _Dropped(f"archive write failed for {item['url']}") from exc
@@ -221,7 +221,7 @@ class ArchivePipeline:
             self.catalog.record_unchanged(checks)
         except (OSError, SQLAlchemyError) as exc:
             # only check times are lost: these articles are simply checked again next run
-            stop_if_disk_full(self.crawler, exc)
+            stop_if_cannot_write(self.crawler, exc)
             self.stats.inc_value("newsarchive/errors/catalog_write")
             logger.error("cannot record %d unchanged checks in the catalog: %s", len(checks), error_line(exc))
 

@@ -350,8 +350,8 @@ def wanted_jobs(options: argparse.Namespace) -> list[JobSpec]:
                     (f"{DISCOVER_PREFIX}{o.name}", o.name, "none", config))
             for o in load_outlets(options.outlets_file)]
     if options.recheck_interval:
-        jobs.append(JobSpec(RECHECK_JOB, "discovery and due re-checks of all outlets", options.recheck_interval,
-                            (RECHECK_JOB, None, "due", config)))
+        jobs.append(JobSpec(RECHECK_JOB, "due re-checks of all outlets (DISCOVERY=0: listings not read)",
+                            options.recheck_interval, (RECHECK_JOB, None, "due", config)))
     return jobs
 
 
@@ -503,26 +503,23 @@ def serve(options: argparse.Namespace) -> int:
     scheduler.add_listener(on_started, EVENT_SCHEDULER_STARTED)
     logger.info("scheduler starting: outlets %s, archive %s, logs %s (pid %d)",
                 options.outlets_file, options.archive_dir, options.log_dir, os.getpid())
-    try:
+    try:  # the lock goes with this function, whichever way it returns
         scheduler.start()
-    except BaseException:
+        if failure:
+            if isinstance(failure[0], OutletsFileError):
+                logger.error("%s", failure[0])
+                return EXIT_CONFIG
+            logger.error("cannot set up the schedule", exc_info=failure[0])
+            return EXIT_ERROR
+        # A job may still run: it has been told to stop, wait for it
+        limit = options.stop_timeout + KILL_GRACE + 15
+        if not _runtime.idle.wait(limit):
+            logger.error("the running job did not end within %ds", limit)
+            return EXIT_ERROR
+        logger.info("scheduler stopped")
+        return 0
+    finally:
         os.close(lock_fd)
-        raise
-    if failure:
-        os.close(lock_fd)
-        if isinstance(failure[0], OutletsFileError):
-            logger.error("%s", failure[0])
-            return EXIT_CONFIG
-        logger.error("cannot set up the schedule", exc_info=failure[0])
-        return EXIT_ERROR
-    # A job may still run: it has been told to stop, wait for it
-    limit = options.stop_timeout + KILL_GRACE + 15
-    if not _runtime.idle.wait(limit):
-        logger.error("the running job did not end within %ds", limit)
-        return EXIT_ERROR
-    logger.info("scheduler stopped")
-    os.close(lock_fd)
-    return 0
 
 
 def run_once(options: argparse.Namespace) -> int:
@@ -647,7 +644,8 @@ def resolve_options(options: argparse.Namespace) -> argparse.Namespace:
 
 def cron_text(options: argparse.Namespace) -> str:
     command = _self_command(options, ["--once", "--job", RECHECK_JOB])
-    return (f"# newsarchive: discovery + due re-checks of all outlets every 15 minutes (crontab -e).\n"
+    return (f"# newsarchive: due re-checks of all outlets every 15 minutes (crontab -e); listings are not\n"
+            f"# read (DISCOVERY=0): --once without --job also runs each outlet's discovery.\n"
             f"# A run that finds the previous one still busy exits 4 and is skipped.\n"
             f"# Per-run logs: {options.log_dir}; runs: the catalog's runs table.\n"
             f"*/15 * * * * cd {shlex.quote(str(REPO_ROOT))} && {command} "

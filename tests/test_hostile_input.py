@@ -581,8 +581,8 @@ def test_archive_dir_below_a_regular_file_exit_2(tmp_path):
     result = run_crawl(outlets, archive, timeout=60)
     assert result.returncode == 2, result.stderr[-2000:]
     message = result.stderr.strip().splitlines()[-1]
-    assert str(blocker) in message, message
-    assert "Traceback" not in result.stderr
+    assert str(blocker) in message and "not writable" in message and "is a file" in message, message
+    assert "[Errno" not in message and "Traceback" not in result.stderr
 
 
 @pytest.fixture
@@ -613,6 +613,49 @@ def test_archive_dir_on_read_only_mount_exit_2(tmp_path, tmpfs):
     message = result.stderr.strip().splitlines()[-1]
     assert str(archive) in message and ("not writable" in message or "Read-only" in message), message
     assert "Traceback" not in result.stderr
+
+
+def test_new_archive_dir_under_a_read_only_parent_exit_2(tmp_path, tmpfs):
+    """A read-only parent (a read-only mount: chmod does not stop root) gets the same clear
+    message as a read-only archive directory, not a raw [Errno 13] / [Errno 30]."""
+    outlets = tmp_path / "outlets.toml"
+    outlets.write_text('[[outlets]]\nname = "x"\nfeeds = ["http://127.0.0.1:9/rss.xml"]\n')
+    archive = tmpfs("ro", "ro,size=1m") / "new" / "archive"
+    result = run_crawl(outlets, archive, timeout=60)
+    assert result.returncode == 2, result.stderr[-2000:]
+    message = result.stderr.strip().splitlines()[-1]
+    assert str(archive) in message and "not writable" in message, message
+    assert "[Errno" not in message and "Traceback" not in result.stderr
+
+
+def test_read_only_text_dir_exits_non_zero_and_next_run_repairs(tmp_path, tmpfs, served):
+    """text/ on a read-only mount: the crawl cannot write what it fetched, so it stops and
+    exits 6 (not 0); once writable again, the next run archives everything."""
+    site = OutletSite("ro", n_articles=12, seed=5, gzip=False, link_only=False)
+    server = served(site)
+    outlets = tmp_path / "outlets.toml"
+    outlets.write_text(server.outlets_toml(sources=("rss",)))
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "text").mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(archive / "text")],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode}); needs root")
+    (archive / "text" / ".tmp").mkdir()  # as an earlier run left it
+    subprocess.run(["mount", "-o", "remount,ro", str(archive / "text")], check=True)
+    try:
+        first = run_crawl(outlets, archive, timeout=120)
+    finally:
+        subprocess.run(["umount", "-l", str(archive / "text")], capture_output=True)
+    tail = "\n".join(first.stderr.strip().splitlines()[-5:])
+    assert first.returncode == 6, f"a crawl that could not write its archive must not exit 0:\n{tail}"
+    assert "could not write to the archive" in tail, tail
+    assert "Traceback" not in first.stderr, first.stderr[first.stderr.index("Traceback") - 300:][:2500]
+    second = run_crawl(outlets, archive, timeout=120)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert archive_problems(archive) == []
+    assert {row["canonical_url"] for row in catalog_versions(archive)} == set(site.article_urls(server.base_url(site)))
 
 
 @pytest.fixture(scope="module")

@@ -333,3 +333,29 @@ def test_cli_texts_and_bad_configuration(tmp_path, site, capsys):
     result = run([sys.executable, "-m", "crawler.schedule", "--outlets-file", str(bad),
                   "--archive-dir", str(tmp_path / "a")])
     assert result.returncode == 2 and "needs at least one of" in result.stderr
+
+
+def test_serve_releases_its_lock_when_the_running_job_outlives_the_stop_timeout(tmp_path, monkeypatch):
+    """The timeout path of ``serve`` (a job that did not end after the stop) returns 1 and
+    still releases the scheduler lock."""
+    from crawler import schedule
+
+    class Scheduler:  # started, then stopped at once
+        def add_listener(self, *args):
+            pass
+
+        def start(self):
+            pass
+
+    class NeverIdle:
+        def wait(self, timeout):
+            return False
+
+    monkeypatch.setattr(schedule, "build_scheduler", lambda options: Scheduler())
+    monkeypatch.setattr(schedule._runtime, "idle", NeverIdle())
+    options = schedule.resolve_options(schedule.build_parser().parse_args(
+        ["--archive-dir", str(tmp_path), "--outlets-file", str(tmp_path / "outlets.toml")]))
+    assert schedule.serve(options) == schedule.EXIT_ERROR
+    fd = schedule._scheduler_lock(tmp_path)
+    assert fd is not None, "serve left the scheduler lock held"
+    os.close(fd)

@@ -1,7 +1,8 @@
 """``scrapy crawl``, with the archive's lock, crash recovery and meaningful exit codes.
 
 Exit codes: 0 done; 2 bad configuration (outlets file, archive directory); 3 no outlet
-could be reached; 4 the archive is locked by another run; 1 Scrapy failed to start.
+could be reached; 4 the archive is locked by another run; 5 the disk filled up; 6 the
+archive could not be written (read-only); 1 Scrapy failed to start.
 """
 from __future__ import annotations
 
@@ -65,7 +66,13 @@ class Command(ScrapyCrawlCommand):
 
 
 def _prepare_archive_dir(archive_dir: Path) -> None:
-    archive_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        archive_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # read-only parent, a path through a regular file, ...
+        existing = next(p for p in (archive_dir, *archive_dir.parents) if p.exists() or p.is_symlink())
+        why = f"{existing} is a file, not a directory" if not existing.is_dir() else \
+            f"cannot create it in {existing}: {exc.strerror}"
+        raise PermissionError(f"archive directory {archive_dir} is not writable ({why})") from None
     if not os.access(archive_dir, os.W_OK | os.X_OK):
         raise PermissionError(f"archive directory {archive_dir} is not writable")
 

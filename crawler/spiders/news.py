@@ -35,7 +35,7 @@ from crawler.frontier import Frontier
 from crawler.outlets import Outlet, load_outlets
 from crawler.scrapy_compat import DECOMPRESSED_TOO_LARGE, FORBIDDEN_BY_ROBOTS, MAX_REDIRECTIONS
 from crawler.signals import articles_discovered
-from crawler.writeerrors import error_line, stop_if_disk_full
+from crawler.writeerrors import error_line, stop_if_cannot_write
 
 logger = logging.getLogger(__name__)
 
@@ -256,7 +256,7 @@ class NewsSpider(scrapy.Spider):
         try:
             self.catalog.record_listing(url, outlet.name, kind, fields)
         except (OSError, SQLAlchemyError) as exc:  # next time it is read in full again: nothing lost
-            stop_if_disk_full(self.crawler, exc)
+            stop_if_cannot_write(self.crawler, exc)
             self.crawler.stats.inc_value(stat_key(outlet.name, "errors", "catalog_write"))
             logger.error("outlet %s: cannot record the read of %s: %s", outlet.name, url, error_line(exc))
 
@@ -282,7 +282,7 @@ class NewsSpider(scrapy.Spider):
         try:
             found = self.catalog.register_discovered(outlet.name, own, via, source_url)
         except (OSError, SQLAlchemyError) as exc:
-            stop_if_disk_full(self.crawler, exc)
+            stop_if_cannot_write(self.crawler, exc)
             stats.inc_value(stat_key(outlet.name, "errors", "catalog_write"))
             logger.error("outlet %s: cannot record the %d links of %s: %s", outlet.name, len(own), source_url,
                          error_line(exc))
