@@ -9,39 +9,38 @@ Public functions (stable interface; the pipeline and ``evaluate.py`` call these)
 
 How the body is found (the page is parsed once; every step reads that one tree):
 
-1. trafilatura's main extractor in its fast mode (no readability/jusText comparison:
-   on news pages it is both faster and more precise than its default cascade);
-2. repairs from the page structure: an article body split into several same-class
-   containers (ads between the chunks) is put back together; photo captions, which
-   trafilatura always drops, are put back where they stand between the headline and
-   the last paragraph;
-3. precision filters (:mod:`archive.text.boilerplate`): the headline printed again, the
-   standfirst, bylines and dates, link-only teasers and "Related" sections (the page's
-   own ``<a>`` texts tell which lines are links), newsletter / share / follow boxes,
-   donation appeals, credits, copyright lines, widget labels;
-4. when what is left is a menu (mostly one-to-five-word lines), trafilatura's full
-   cascade is run instead.
+0. what is not the article by its markup leaves the tree (:mod:`archive.text.prune`):
+   what a reader cannot see, and forms for the reader's input;
+1. the cheap body: trafilatura's main extractor in its fast, precision-leaning mode
+   (:mod:`archive.text.candidates`), with repairs from the page structure (an article
+   body split into several same-class containers is put back together; photo captions
+   and pull quotes the extractor drops are put back where they stand, a quote that
+   repeats the body is not), then the precision filters of
+   :mod:`archive.text.boilerplate` (headline repeated, standfirst, bylines and dates,
+   link-only teasers and "Related" sections, newsletter / share / follow boxes, donation
+   appeals, credits, copyright lines, widget labels);
+2. the choice (:mod:`archive.text.choose`): when the cheap body leaves out much of the
+   page's prose or is mostly short lines, second opinions are made (readability-lxml and
+   trafilatura's full cascade, cleaned by the same filters) and the candidate that best
+   covers the page's prose with the fewest other words is kept.
 
 Metadata comes from :mod:`archive.text.metadata` (JSON-LD, then meta tags, then the URL).
 """
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urljoin, urlsplit
 
-import trafilatura
-import trafilatura.core
 from lxml import etree
 from lxml.html import HTMLParser, HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstruction, fromstring
-from trafilatura.settings import Extractor
-from trafilatura.utils import DOCTYPE_TAG, is_dubious_html, repair_faulty_html
-from trafilatura.xml import xmltotxt
 
 from .boilerplate import Block, PageContext, clean_blocks, index_anchors, text_key, title_keys
+from .candidates import readability_blocks, trafilatura_blocks
+from .choose import choose, gather_evidence
 from .encoding import decode_html
 from .metadata import Metadata, extract_metadata, guess_language
+from .prune import prune_page
 
 __all__ = ["Article", "article_body", "decode_html", "extract_article"]
 
@@ -60,25 +59,6 @@ class Article(Metadata):
 
 def _norm(text: str | None) -> str:
     return " ".join((text or "").split())
-
-
-_KIND = {"p": "p", "head": "head", "list": "item", "quote": "quote", "table": "row"}
-
-
-def _blocks(body) -> list[Block]:
-    """trafilatura's output tree -> one Block per rendered line."""
-    blocks = []
-    if body is None:
-        return blocks
-    if body.text and body.text.strip():
-        blocks.append(Block(_norm(body.text), "p"))
-    for child in body:
-        kind = _KIND.get(child.tag, "other")
-        for line in xmltotxt(child, False).split("\n"):
-            line = _norm(line)
-            if line:
-                blocks.append(Block(line, kind))
-    return blocks
 
 
 def _page_context(tree, url: str | None = None) -> PageContext:
@@ -114,71 +94,6 @@ def _page_context(tree, url: str | None = None) -> PageContext:
 
 
 _ANCHOR_KEY = re.compile(r"[^\w\n]+")
-
-
-# trafilatura's options, built once (building them reads its config: ~0.5 ms a page).
-# No comments, tables kept, no links (they change what the extractor keeps), no metadata
-# (ours is in archive.text.metadata); ``fast`` skips its readability/jusText comparisons. The
-# output format is "txt" because only the body tree is read: "python" would also render
-# the tree as text, which nothing reads.
-_OPTIONS = {fast: Extractor(output_format="txt", fast=fast, comments=False, tables=True) for fast in (True, False)}
-
-
-# Two of trafilatura 2.3's steps are switched by module constants, set only for the
-# duration of our call, under a lock so that concurrent calls cannot restore them early (the
-# crawl and re-extraction call this in worker processes of their own, where nothing else
-# uses trafilatura):
-# - its "recall escalation" re-renders the whole page (``html2txt``) after every extraction
-#   under 3000 characters to decide whether to retry in recall mode. That costs ~10% of our
-#   extraction time and changed none of our outputs on the 181-page benchmark: the filters
-#   below and the full-cascade fallback for menu-like output cover those pages. Off.
-# - its first steps run RAW_TREE_PRUNE_XPATH (infinite-scroll containers of appended
-#   articles) and REMOVE_COMMENTS_AND_LISTS_XPATH (comment sections) over the whole raw
-#   tree: ~1.2 and ~1.6 ms a page, mostly libxml2 walking every element, where 171 and 84
-#   of the 181 benchmark pages have nothing for them. Every element those expressions can
-#   select has one of the tags in _RAW_TREE_PREFILTERS and an id or class holding one of
-#   its marks, so on a page without one the constant is an empty list for our call. One
-#   pass over the page checks both (~0.25 ms); trafilatura's part went from 8.3 to 7.2 ms
-#   a page on the benchmark, every output the same.
-_SWITCHES_LOCK = threading.Lock()
-# trafilatura.core constant -> (the tags, the id/class substrings) of whatever it can select
-_RAW_TREE_PREFILTERS = {
-    "RAW_TREE_PRUNE_XPATH": (frozenset(("div", "section", "aside")),
-                             ("mvp-post-add-", "infinite", "elementor-share-buttons")),
-    "REMOVE_COMMENTS_AND_LISTS_XPATH": (frozenset(("div", "list", "section", "details", "ol", "ul")),
-                                        ("omment", "comol", "disqus_thread")),
-}
-# trafilatura's own values of the constants we switch, restored after each call
-_SWITCHED = {name: getattr(trafilatura.core, name) for name in ("ESCALATION_MAX_LENGTH", *_RAW_TREE_PREFILTERS)}
-_PREFILTER_TAGS = tuple(set().union(*(tags for tags, _ in _RAW_TREE_PREFILTERS.values())))
-
-
-def _raw_tree_xpaths(tree) -> dict[str, list]:
-    """trafilatura's raw-tree expressions for ``tree``: each one, or an empty list where
-    it can select nothing."""
-    selectable: set[str] = set()
-    for el in tree.iter(*_PREFILTER_TAGS):
-        values = [value for value in (el.get("class"), el.get("id")) if value]
-        if not values:
-            continue
-        for name, (tags, marks) in _RAW_TREE_PREFILTERS.items():
-            if name not in selectable and el.tag in tags and any(mark in v for v in values for mark in marks):
-                selectable.add(name)
-        if len(selectable) == len(_RAW_TREE_PREFILTERS):
-            break
-    return {name: _SWITCHED[name] if name in selectable else [] for name in _RAW_TREE_PREFILTERS}
-
-
-def _trafilatura_blocks(tree, fast: bool = True) -> list[Block]:
-    """trafilatura's main extractor (it works on a copy: ``tree`` stays intact)."""
-    switches = {"ESCALATION_MAX_LENGTH": 0, **_raw_tree_xpaths(tree)}
-    with _SWITCHES_LOCK:
-        vars(trafilatura.core).update(switches)
-        try:
-            document = trafilatura.bare_extraction(tree, options=_OPTIONS[fast])
-        finally:
-            vars(trafilatura.core).update(_SWITCHED)
-    return _blocks(document.body) if document is not None else []
 
 
 # class names of the containers an article body is commonly split into
@@ -336,30 +251,88 @@ def _add_captions(blocks: list[Block], index: _Index) -> list[Block]:
     return result
 
 
-def _is_dump(blocks: list[Block]) -> bool:
-    """Output that is mostly one-or-two-word lines: a menu or archive list, not an article."""
-    if len(blocks) < 20:
-        return False
-    short = sum(1 for b in blocks if len(b.text.split()) <= 5)
-    return short >= 0.8 * len(blocks)
+_PULL_QUOTE = re.compile(r"pull-?quote|pull-?out|quote", re.I)
+_QUOTE_MARKS = "\"'“”‘’«»„‚ "
+
+
+def _pull_quotes(tree, blocks: list[Block], index: _Index) -> list[Block]:
+    """Pull quotes: kept as the page shows them unless their text really occurs in the body.
+
+    A pull quote (an element of class "pullquote"..., or a quote block) that repeats a
+    sentence of the body is dropped: it would count the sentence twice. One the main
+    extractor dropped whose text the body does not hold is put back before the body
+    paragraph that follows it: an edit made to the quote alone is then a new version.
+    """
+    if not blocks:
+        return blocks
+
+    def in_rest(text: str) -> bool:
+        """Whether the body, this quote's own block aside, holds the quote's text."""
+        key = text_key(text.strip(_QUOTE_MARKS))
+        return bool(key) and any(key in text_key(b.text) for b in blocks if b.text != text)
+
+    repeats = {b.text for b in blocks if b.kind == "quote" and in_rest(b.text)}
+    texts = {b.text for b in blocks}
+    located = {el: text for el, text in index.paragraphs if text in texts}
+    before: dict[str, list[str]] = {}
+    if len(located) >= 2:
+        pending: list[str] = []
+        started = False
+        inside = None
+        for el in tree.iter():
+            if inside is not None and any(a is inside for a in el.iterancestors()):
+                continue
+            inside = None
+            if el in located:
+                started = True
+                if pending:
+                    before.setdefault(located[el], []).extend(pending)
+                    pending = []
+                continue
+            if (not started or not isinstance(el.tag, str) or el.tag not in ("blockquote", "aside", "div", "figure", "p")
+                    or not _PULL_QUOTE.search(f"{el.get('class') or ''} {el.get('id') or ''}")):
+                continue
+            inside = el
+            text = _norm(el.text_content())
+            if len(text.split()) < 3:
+                continue
+            if in_rest(text):
+                repeats.add(text)
+            elif text not in texts and not any(text in t for t in texts):
+                pending.append(text)
+    if not repeats and not before:
+        return blocks
+    result: list[Block] = []
+    for block in blocks:
+        result += [Block(text, "quote") for text in before.pop(block.text, ())]
+        if block.text not in repeats:
+            result.append(block)
+    return result
+
+
+def _cheap_blocks(tree, index: _Index, ctx: PageContext) -> list[Block]:
+    """trafilatura's fast mode, the split-body merge, captions and pull quotes, cleaned."""
+    blocks = trafilatura_blocks(tree, fast=True)
+    blocks = _merge_split_body(tree, blocks, index)
+    blocks = _add_captions(blocks, index)
+    blocks = _pull_quotes(tree, blocks, index)
+    return clean_blocks(blocks, ctx)
+
+
+def _costly_blocks(tree, ctx: PageContext) -> list[list[Block]]:
+    """The second opinions, cleaned by the same filters: readability-lxml and
+    trafilatura's full cascade."""
+    return [clean_blocks(readability_blocks(tree), ctx), clean_blocks(trafilatura_blocks(tree, fast=False), ctx)]
 
 
 def _body_blocks(tree, url: str | None, index: _Index | None = None) -> list[Block]:
-    """The article's blocks: main extractor, split-body merge, captions, boilerplate filters."""
-    blocks = _trafilatura_blocks(tree)
+    """The article's blocks: the cheap body, or a second opinion where it looks wrong."""
     ctx = _page_context(tree, url)
     if index is None:
         index = _Index(tree)
-    blocks = _merge_split_body(tree, blocks, index)
-    blocks = _add_captions(blocks, index)
-    kept = clean_blocks(blocks, ctx)
-    if _is_dump(kept):
-        # the fast extractor fell back to the whole page: run trafilatura's full cascade
-        # (its readability and jusText comparisons), kept if it finds an article
-        alternative = clean_blocks(_trafilatura_blocks(tree, fast=False), ctx)
-        if alternative and not _is_dump(alternative):
-            kept = alternative
-    return kept
+    cheap = _cheap_blocks(tree, index, ctx)
+    blocks, _ = choose(tree, cheap, lambda: _costly_blocks(tree, ctx))
+    return blocks
 
 
 def _html_parser() -> HTMLParser:
@@ -386,39 +359,30 @@ def _tree_of(markup: str | bytes):
         return None
 
 
-# The characters trafilatura's repair_faulty_html strips from the whole page (its
-# INVALID_XML_CHARS). Its regex pass costs ~0.7 ms on a news page even when there is
-# nothing to strip; 31 ``in`` scans (memchr) tell that in ~0.25 ms.
-_INVALID_XML_CHARS = tuple(map(chr, (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF)))
-
-
-def _needs_repair(html: str, beginning: str) -> bool:
-    """Whether trafilatura's ``repair_faulty_html`` would change ``html`` at all: invalid
-    characters, a doctype it rewrites (or a one-line page, which it ends with a newline),
-    or a self-closing ``<html/>`` in the first lines."""
-    if any(char in html for char in _INVALID_XML_CHARS):
-        return True
-    if "doctype" in beginning:
-        end_of_line = html.find("\n")
-        if end_of_line < 0 or DOCTYPE_TAG.search(html[:end_of_line]):
-            return True
-    return any("<html" in line and line.endswith("/>") for line in html[:4096].splitlines()[:4])
+# characters no XML tree can hold (lxml refuses or drops the page around them)
+_INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_DOCTYPE = re.compile(r"^\s*<!doctype[^>]*>", re.I)
+_SELF_CLOSED_HTML = re.compile(r"(<html\b[^>]*?)\s*/>", re.I)  # <html lang="en"/>: lxml then drops the page
 
 
 def _parse(html: str | bytes):
-    """The page's tree, or None; trafilatura's ``load_html`` steps, with our parser."""
+    """The page's visible tree (see :mod:`archive.text.prune`), or None when it is
+    not HTML at all."""
     if isinstance(html, bytes):
         html = decode_html(html)
     if not html or not html.strip():
         return None
-    beginning = html[:50].lower()
-    if _needs_repair(html, beginning):
-        html = repair_faulty_html(html, beginning)
+    if _INVALID_XML_CHARS.search(html):
+        html = _INVALID_XML_CHARS.sub("", html)
+    head = html[:4096]
+    if "/>" in head and _SELF_CLOSED_HTML.search(head):
+        html = _SELF_CLOSED_HTML.sub(r"\1>", head, count=1) + html[4096:]
     tree = _tree_of(html)
     if tree is None or len(tree) < 1:  # lxml refuses a str that declares its encoding
-        tree = _tree_of(html.encode("utf8", "surrogatepass"))
-    if tree is None or (is_dubious_html(beginning) and len(tree) < 2):
-        return None  # not (well-formed) HTML at all
+        tree = _tree_of(_DOCTYPE.sub("", html, count=1).encode("utf8", "surrogatepass"))
+    if tree is None or ("html" not in html[:50].lower() and len(tree) < 2):
+        return None  # text with a tag or two in it, not a page
+    prune_page(tree)
     return tree
 
 
@@ -514,3 +478,21 @@ def _body_links(tree, blocks: list[Block], index: _Index, base: str | None) -> l
             seen.add(link)
             links.append(link)
     return links
+
+
+def candidate_texts(html: str, url: str | None = None):
+    """Every candidate body of a page, and the evidence the choice reads (for the
+    extraction benchmark, which refits :data:`archive.text.choose.FITTED`).
+
+    Returns ``(evidence, texts)``: ``texts[0]`` is the cheap body, ``texts[1:]`` the
+    costly ones, as :func:`article_body` would write each; ``evidence.pick(policy)``
+    says which one a policy keeps when ``evidence.doubtful(policy)``.
+    """
+    tree = _parse(html)
+    if tree is None:
+        return gather_evidence(etree.Element("html"), []), [""]
+    ctx = _page_context(tree, url)
+    cheap = _cheap_blocks(tree, _Index(tree), ctx)
+    costly = _costly_blocks(tree, ctx)
+    evidence = gather_evidence(tree, cheap, costly)
+    return evidence, ["\n\n".join(b.text for b in blocks) for blocks in (cheap, *costly)]

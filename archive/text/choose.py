@@ -1,0 +1,138 @@
+"""Which candidate body to keep: ask for second opinions only when the cheap one looks wrong.
+
+The page's *prose* is its runs of running text (8 words or more, outside links, navigation,
+asides, headings, list items and captions). The cheap body (trafilatura's fast mode,
+repaired and cleaned) is doubtful when it leaves out much of that prose, or when it is
+mostly short lines (a menu, a form). Only then are the costly candidates made
+(readability-lxml, trafilatura's full cascade), and the one that best covers the prose
+with the fewest other words replaces the cheap body when it does so clearly better.
+
+The three numbers in :data:`FITTED` are fitted by site-disjoint cross-validation (folds by
+host) on the extraction benchmark and its stress variants: ``make bench-extract`` refits
+them and prints in-sample and out-of-fold F1 side by side.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from .boilerplate import Block
+
+__all__ = ["FITTED", "Evidence", "Policy", "choose", "gather_evidence", "prose_runs"]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """When to escalate and when to switch."""
+
+    outside_share: float  # escalate when more of the page's prose than this is left out
+    short_share: float  # ... or when more of the body's words than this are in short lines
+    margin: float  # switch when a candidate's prose score beats the cheap one's by more
+
+
+FITTED = Policy(outside_share=0.5, short_share=0.2, margin=0.05)
+
+PROSE_MIN_WORDS = 8
+SHORT_LINE_WORDS = 5
+_OUTSIDE = frozenset(("head", "a", "nav", "footer", "aside", "button", "select", "option", "label", "script", "style",
+                      "template", "figcaption", "h1", "h2", "h3", "h4", "h5", "h6", "li", "menu", "textarea"))
+_KEY = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def _key(text: str) -> str:
+    return _KEY.sub(" ", text.casefold()).strip()
+
+
+def prose_runs(tree) -> list[tuple[str, int]]:
+    """The page's prose: (comparison key, words) of each run of running text."""
+    runs = []
+    stack = [tree]
+    while stack:
+        el = stack.pop()
+        for text in (el.text, *(child.tail for child in el)):
+            if text and text.count(" ") >= PROSE_MIN_WORDS - 1:
+                words = len(text.split())
+                if words >= PROSE_MIN_WORDS:
+                    runs.append((_key(text), words))
+        stack.extend(child for child in el if isinstance(child.tag, str) and child.tag not in _OUTSIDE)
+    return runs
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How a body relates to the page's prose."""
+
+    words: int  # words in the body
+    covered: int  # prose words of the page found in the body
+    prose: int  # prose words of the page
+
+    @property
+    def recall(self) -> float:
+        return self.covered / self.prose if self.prose else 0.0
+
+    @property
+    def purity(self) -> float:
+        return min(1.0, self.covered / self.words) if self.words else 0.0
+
+    @property
+    def score(self) -> float:
+        recall, purity = self.recall, self.purity
+        return 2 * recall * purity / (recall + purity) if recall + purity else 0.0
+
+
+def coverage(blocks: Sequence[Block], runs: list[tuple[str, int]]) -> Coverage:
+    """Which of the page's prose runs the body holds."""
+    body = " ".join(_key(b.text) for b in blocks)
+    return Coverage(words=sum(len(b.text.split()) for b in blocks),
+                    covered=sum(words for key, words in runs if key and key in body),
+                    prose=sum(words for _, words in runs))
+
+
+def short_share(blocks: Sequence[Block]) -> float:
+    """Share of the body's words that stand in lines of at most five words."""
+    counts = [len(b.text.split()) for b in blocks]
+    total = sum(counts)
+    return sum(c for c in counts if c <= SHORT_LINE_WORDS) / total if total else 1.0
+
+
+@dataclass
+class Evidence:
+    """What the choice is made from: the cheap body's coverage and shape, and (once made)
+    the other candidates' coverage."""
+
+    cheap: Coverage
+    cheap_short_share: float
+    others: list[Coverage]
+
+    def doubtful(self, policy: Policy) -> bool:
+        """Whether the cheap body should be checked against the costly candidates."""
+        return (self.cheap.words == 0 or 1 - self.cheap.recall > policy.outside_share
+                or self.cheap_short_share > policy.short_share)
+
+    def pick(self, policy: Policy) -> int:
+        """0 for the cheap body, i + 1 for the i-th other candidate."""
+        best = max(range(len(self.others)), key=lambda i: self.others[i].score, default=None)
+        if best is not None and self.others[best].score > self.cheap.score + policy.margin:
+            return best + 1
+        return 0
+
+
+def gather_evidence(tree, cheap: Sequence[Block], others: Sequence[Sequence[Block]] = ()) -> Evidence:
+    """Evidence about the cheap body and the given other candidates of one page."""
+    runs = prose_runs(tree)
+    return Evidence(coverage(cheap, runs), short_share(cheap), [coverage(c, runs) for c in others])
+
+
+def choose(tree, cheap: list[Block], costly: Callable[[], list[list[Block]]],
+           policy: Policy = FITTED) -> tuple[list[Block], int | None]:
+    """The body to keep, and which candidate it is (None: the cheap one, no escalation;
+    0: the cheap one after escalation; i: the i-th costly candidate)."""
+    runs = prose_runs(tree)
+    evidence = Evidence(coverage(cheap, runs), short_share(cheap), [])
+    if not evidence.doubtful(policy):
+        return cheap, None
+    candidates = costly()
+    evidence.others = [coverage(c, runs) for c in candidates]
+    picked = evidence.pick(policy)
+    return (candidates[picked - 1] if picked else cheap), picked

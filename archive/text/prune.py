@@ -1,0 +1,61 @@
+"""What is not the article by its markup leaves the tree before any extractor sees it.
+
+- What a reader cannot see: the ``hidden`` attribute, ``aria-hidden="true"``, an inline
+  ``display:none`` or ``visibility:hidden``, ``<template>`` and ``<noscript>`` (the one a
+  script fills in, the other a copy for browsers without scripts).
+- Forms for the reader's input (a ``<form>`` holding a text box): comment, login,
+  newsletter and search forms, with their instructions and policy lines.
+
+An element that holds the page's own ``<h1>``, ``<article>`` or ``<main>`` is the page
+itself, not a box on it, and stays: a page a script reveals, or a site that wraps every
+page in one form.
+"""
+from __future__ import annotations
+
+import re
+
+__all__ = ["prune_page"]
+
+_HIDING_STYLE = re.compile(r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden)\s*(?:!important\s*)?(?:;|$)", re.I)
+_NEVER_DROPPED = frozenset(("html", "body", "head"))
+_ALWAYS_INVISIBLE = ("template", "noscript")
+_PAGE_MARKERS = ("h1", "article", "main")
+_TEXT_INPUTS = frozenset(("", "text", "email", "search", "password", "url", "tel"))
+
+
+def _is_hidden(el) -> bool:
+    if el.get("hidden") is not None:
+        return True
+    if (el.get("aria-hidden") or "").strip().lower() == "true":
+        return True
+    style = el.get("style")
+    return bool(style) and ("none" in style or "hidden" in style) and _HIDING_STYLE.search(style) is not None
+
+
+def _is_input_form(form) -> bool:
+    if next(form.iter("textarea"), None) is not None:
+        return True
+    return any((field.get("type") or "").strip().lower() in _TEXT_INPUTS for field in form.iter("input"))
+
+
+def _holds_the_page(el) -> bool:
+    return next(el.iter(*_PAGE_MARKERS), None) is not None
+
+
+def prune_page(tree) -> int:
+    """Remove from ``tree`` (in place) what is not the article by its markup; returns how
+    many elements went (their tails, text that follows them, stay)."""
+    doomed = list(tree.iter(_ALWAYS_INVISIBLE))
+    doomed += [form for form in tree.iter("form") if _is_input_form(form)]
+    for el in tree.iter():
+        if not isinstance(el.tag, str) or el.tag in _NEVER_DROPPED:
+            continue
+        if (el.get("hidden") is not None or el.get("aria-hidden") is not None or el.get("style")) and _is_hidden(el):
+            doomed.append(el)
+    dropped = 0
+    for el in doomed:
+        if el.getparent() is None or (el.tag not in _ALWAYS_INVISIBLE and _holds_the_page(el)):
+            continue
+        el.drop_tree()
+        dropped += 1
+    return dropped
