@@ -3,13 +3,14 @@
 The page's *prose* is its runs of running text (8 words or more, outside links, navigation,
 asides, headings, list items and captions). The cheap body (trafilatura's fast mode,
 repaired and cleaned) is doubtful when it leaves out much of that prose, or when it is
-mostly short lines (a menu, a form). Only then are the costly candidates made
-(readability-lxml, trafilatura's full cascade), and the one that best covers the prose
-with the fewest other words replaces the cheap body when it does so clearly better.
+mostly short lines (a menu, a form). Only then are the costly candidates made, cheapest
+first (trafilatura's full cascade, then readability-lxml), until one covers the prose well
+enough; the one that best covers the prose with the fewest other words replaces the cheap
+body when it does so clearly better.
 
-The three numbers in :data:`FITTED` are fitted by site-disjoint cross-validation (folds by
-host) on the extraction benchmark and its stress variants: ``make bench-extract`` refits
-them and prints in-sample and out-of-fold F1 side by side.
+The numbers in :data:`FITTED` are fitted by site-disjoint cross-validation (folds by host)
+on the extraction benchmark and its stress variants: ``make bench-extract`` refits them
+and prints in-sample and out-of-fold F1 side by side.
 """
 from __future__ import annotations
 
@@ -29,9 +30,10 @@ class Policy:
     outside_share: float  # escalate when more of the page's prose than this is left out
     short_share: float  # ... or when more of the body's words than this are in short lines
     margin: float  # switch when a candidate's prose score beats the cheap one's by more
+    enough: float = 1.01  # no further candidate is made once one scores this (> 1: make all)
 
 
-FITTED = Policy(outside_share=0.5, short_share=0.2, margin=0.05)
+FITTED = Policy(outside_share=0.5, short_share=0.2, margin=0.05, enough=0.9)
 
 PROSE_MIN_WORDS = 8
 SHORT_LINE_WORDS = 5
@@ -110,9 +112,18 @@ class Evidence:
         return (self.cheap.words == 0 or 1 - self.cheap.recall > policy.outside_share
                 or self.cheap_short_share > policy.short_share)
 
+    def made(self, policy: Policy) -> int:
+        """How many of the other candidates the policy makes (in order, it stops after
+        the first that scores ``policy.enough``)."""
+        for i, other in enumerate(self.others):
+            if other.score >= policy.enough:
+                return i + 1
+        return len(self.others)
+
     def pick(self, policy: Policy) -> int:
         """0 for the cheap body, i + 1 for the i-th other candidate."""
-        best = max(range(len(self.others)), key=lambda i: self.others[i].score, default=None)
+        made = self.made(policy)
+        best = max(range(made), key=lambda i: self.others[i].score, default=None)
         if best is not None and self.others[best].score > self.cheap.score + policy.margin:
             return best + 1
         return 0
@@ -124,15 +135,23 @@ def gather_evidence(tree, cheap: Sequence[Block], others: Sequence[Sequence[Bloc
     return Evidence(coverage(cheap, runs), short_share(cheap), [coverage(c, runs) for c in others])
 
 
-def choose(tree, cheap: list[Block], costly: Callable[[], list[list[Block]]],
+def choose(tree, cheap: list[Block], costly: Sequence[Callable[[], list[Block]]],
            policy: Policy = FITTED) -> tuple[list[Block], int | None]:
     """The body to keep, and which candidate it is (None: the cheap one, no escalation;
-    0: the cheap one after escalation; i: the i-th costly candidate)."""
+    0: the cheap one after escalation; i: the i-th costly candidate).
+
+    ``costly`` makes the other candidates, cheapest first; they are made only as far as
+    the policy asks.
+    """
     runs = prose_runs(tree)
     evidence = Evidence(coverage(cheap, runs), short_share(cheap), [])
     if not evidence.doubtful(policy):
         return cheap, None
-    candidates = costly()
-    evidence.others = [coverage(c, runs) for c in candidates]
+    candidates = []
+    for make in costly:
+        candidates.append(make())
+        evidence.others.append(coverage(candidates[-1], runs))
+        if evidence.others[-1].score >= policy.enough:
+            break
     picked = evidence.pick(policy)
     return (candidates[picked - 1] if picked else cheap), picked

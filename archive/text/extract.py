@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from typing import Callable
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 from lxml.html import HTMLParser, HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstruction, fromstring
 
 from .boilerplate import Block, PageContext, clean_blocks, index_anchors, text_key, title_keys
-from .candidates import readability_blocks, trafilatura_blocks
+from .candidates import light_copy, readability_blocks, trafilatura_blocks
 from .choose import choose, gather_evidence
 from .encoding import decode_html
 from .metadata import Metadata, extract_metadata, guess_language
@@ -252,7 +253,14 @@ def _add_captions(blocks: list[Block], index: _Index) -> list[Block]:
 
 
 _PULL_QUOTE = re.compile(r"pull-?quote|pull-?out|quote", re.I)
+_PULL_QUOTE_TAGS = ("blockquote", "aside", "div", "figure", "p")
 _QUOTE_MARKS = "\"'“”‘’«»„‚ "
+
+
+def _is_pull_quote(el) -> bool:
+    marks = (el.get("class") or "") + " " + (el.get("id") or "")
+    return len(marks) > 1 and ("uote" in marks or "UOTE" in marks or "ull" in marks or "ULL" in marks) and (
+        _PULL_QUOTE.search(marks) is not None)
 
 
 def _pull_quotes(tree, blocks: list[Block], index: _Index) -> list[Block]:
@@ -266,20 +274,26 @@ def _pull_quotes(tree, blocks: list[Block], index: _Index) -> list[Block]:
     if not blocks:
         return blocks
 
+    quotes = [el for el in tree.iter(_PULL_QUOTE_TAGS) if _is_pull_quote(el)]
+    if not quotes and not any(b.kind == "quote" for b in blocks):
+        return blocks
+    keys = [(b.text, text_key(b.text)) for b in blocks]
+
     def in_rest(text: str) -> bool:
         """Whether the body, this quote's own block aside, holds the quote's text."""
         key = text_key(text.strip(_QUOTE_MARKS))
-        return bool(key) and any(key in text_key(b.text) for b in blocks if b.text != text)
+        return bool(key) and any(key in other_key for other, other_key in keys if other != text)
 
     repeats = {b.text for b in blocks if b.kind == "quote" and in_rest(b.text)}
     texts = {b.text for b in blocks}
     located = {el: text for el, text in index.paragraphs if text in texts}
     before: dict[str, list[str]] = {}
-    if len(located) >= 2:
+    if quotes and len(located) >= 2:
+        quotes = set(quotes)
         pending: list[str] = []
         started = False
         inside = None
-        for el in tree.iter():
+        for el in tree.iter("p", *_PULL_QUOTE_TAGS):
             if inside is not None and any(a is inside for a in el.iterancestors()):
                 continue
             inside = None
@@ -289,8 +303,7 @@ def _pull_quotes(tree, blocks: list[Block], index: _Index) -> list[Block]:
                     before.setdefault(located[el], []).extend(pending)
                     pending = []
                 continue
-            if (not started or not isinstance(el.tag, str) or el.tag not in ("blockquote", "aside", "div", "figure", "p")
-                    or not _PULL_QUOTE.search(f"{el.get('class') or ''} {el.get('id') or ''}")):
+            if not started or el not in quotes:
                 continue
             inside = el
             text = _norm(el.text_content())
@@ -319,10 +332,19 @@ def _cheap_blocks(tree, index: _Index, ctx: PageContext) -> list[Block]:
     return clean_blocks(blocks, ctx)
 
 
-def _costly_blocks(tree, ctx: PageContext) -> list[list[Block]]:
-    """The second opinions, cleaned by the same filters: readability-lxml and
-    trafilatura's full cascade."""
-    return [clean_blocks(readability_blocks(tree), ctx), clean_blocks(trafilatura_blocks(tree, fast=False), ctx)]
+def _costly_blocks(tree, ctx: PageContext) -> list[Callable[[], list[Block]]]:
+    """The second opinions, cheapest first, each cleaned by the same filters:
+    trafilatura's full cascade, readability-lxml (both on one light copy of the page,
+    which readability, last, may edit)."""
+    light: list = []
+
+    def page():
+        if not light:
+            light.append(light_copy(tree))
+        return light[0]
+
+    return [lambda: clean_blocks(trafilatura_blocks(page(), fast=False), ctx),
+            lambda: clean_blocks(readability_blocks(page(), keep_tree=False), ctx)]
 
 
 def _body_blocks(tree, url: str | None, index: _Index | None = None) -> list[Block]:
@@ -331,7 +353,7 @@ def _body_blocks(tree, url: str | None, index: _Index | None = None) -> list[Blo
     if index is None:
         index = _Index(tree)
     cheap = _cheap_blocks(tree, index, ctx)
-    blocks, _ = choose(tree, cheap, lambda: _costly_blocks(tree, ctx))
+    blocks, _ = choose(tree, cheap, _costly_blocks(tree, ctx))
     return blocks
 
 
@@ -493,6 +515,6 @@ def candidate_texts(html: str, url: str | None = None):
         return gather_evidence(etree.Element("html"), []), [""]
     ctx = _page_context(tree, url)
     cheap = _cheap_blocks(tree, _Index(tree), ctx)
-    costly = _costly_blocks(tree, ctx)
+    costly = [make() for make in _costly_blocks(tree, ctx)]
     evidence = gather_evidence(tree, cheap, costly)
     return evidence, ["\n\n".join(b.text for b in blocks) for blocks in (cheap, *costly)]
