@@ -5,28 +5,15 @@
 """
 from __future__ import annotations
 
-import copy
 import re
 
-from lxml import etree
 from lxml.html import fromstring
 
 from .boilerplate import Block
 from .readability_compat import summary_html
 from .trafilatura_compat import body_tree, render_lines
 
-__all__ = ["html_blocks", "light_copy", "readability_blocks", "trafilatura_blocks"]
-
-# never the article in any template: the second opinions read the page without them
-_NEVER_ARTICLE = ("nav", "footer", "script", "style", "svg", "select", "button", "iframe")
-
-
-def light_copy(tree):
-    """A copy of ``tree`` without navigation, footers, scripts, styles, drawings, controls
-    and frames (less for the costly extractors to walk)."""
-    light = copy.deepcopy(tree)
-    etree.strip_elements(light, *_NEVER_ARTICLE, with_tail=False)
-    return light
+__all__ = ["html_blocks", "readability_blocks", "trafilatura_blocks"]
 
 _SPACE = re.compile(r"\s+")
 
@@ -130,10 +117,9 @@ def html_blocks(root) -> list[Block]:
     return blocks
 
 
-def readability_blocks(tree, keep_tree: bool = True) -> list[Block]:
-    """readability-lxml's article summary of ``tree`` as blocks (``keep_tree=False``: it
-    may edit ``tree``)."""
-    summary = summary_html(tree, keep_tree)
+def readability_blocks(tree) -> list[Block]:
+    """readability-lxml's article summary of ``tree`` (left intact), as blocks."""
+    summary = summary_html(tree)
     if not summary.strip():
         return []
     return html_blocks(fromstring(summary))

@@ -37,11 +37,11 @@ from lxml import etree
 from lxml.html import HTMLParser, HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstruction, fromstring
 
 from .boilerplate import Block, PageContext, clean_blocks, index_anchors, text_key, title_keys
-from .candidates import light_copy, readability_blocks, trafilatura_blocks
+from .candidates import readability_blocks, trafilatura_blocks
 from .choose import choose, gather_evidence
 from .encoding import decode_html
 from .metadata import Metadata, extract_metadata, guess_language
-from .prune import prune_page
+from .prune import drop_furniture, prune_page
 
 __all__ = ["Article", "article_body", "decode_html", "extract_article"]
 
@@ -334,24 +334,22 @@ def _cheap_blocks(tree, index: _Index, ctx: PageContext) -> list[Block]:
 
 def _costly_blocks(tree, ctx: PageContext) -> list[Callable[[], list[Block]]]:
     """The second opinions, cheapest first, each cleaned by the same filters:
-    trafilatura's full cascade, readability-lxml (both on one light copy of the page,
-    which readability, last, may edit)."""
-    light: list = []
-
-    def page():
-        if not light:
-            light.append(light_copy(tree))
-        return light[0]
-
-    return [lambda: clean_blocks(trafilatura_blocks(page(), fast=False), ctx),
-            lambda: clean_blocks(readability_blocks(page(), keep_tree=False), ctx)]
+    trafilatura's full cascade, readability-lxml."""
+    return [lambda: clean_blocks(trafilatura_blocks(tree, fast=False), ctx),
+            lambda: clean_blocks(readability_blocks(tree), ctx)]
 
 
-def _body_blocks(tree, url: str | None, index: _Index | None = None) -> list[Block]:
-    """The article's blocks: the cheap body, or a second opinion where it looks wrong."""
+def _prepare(tree, url: str | None) -> tuple[PageContext, _Index]:
+    """What the filters need to know of the whole page (its headline, its link texts...),
+    then the page's furniture goes (:func:`archive.text.prune.drop_furniture`: no
+    extractor has to walk it) and the index of what is left."""
     ctx = _page_context(tree, url)
-    if index is None:
-        index = _Index(tree)
+    drop_furniture(tree)
+    return ctx, _Index(tree)
+
+
+def _body_blocks(tree, ctx: PageContext, index: _Index) -> list[Block]:
+    """The article's blocks: the cheap body, or a second opinion where it looks wrong."""
     cheap = _cheap_blocks(tree, index, ctx)
     blocks, _ = choose(tree, cheap, _costly_blocks(tree, ctx))
     return blocks
@@ -413,7 +411,7 @@ def article_body(html: str, url: str | None = None) -> str:
     tree = _parse(html)
     if tree is None:
         return ""
-    return "\n\n".join(b.text for b in _body_blocks(tree, url))
+    return "\n\n".join(b.text for b in _body_blocks(tree, *_prepare(tree, url)))
 
 
 def extract_article(html: str, url: str | None = None) -> Article:
@@ -421,10 +419,10 @@ def extract_article(html: str, url: str | None = None) -> Article:
     tree = _parse(html)
     if tree is None:
         return Article()
-    index = _Index(tree)
-    blocks = _body_blocks(tree, url, index)
+    meta = extract_metadata(tree, url)  # from the whole page: breadcrumbs live in navigation
+    ctx, index = _prepare(tree, url)
+    blocks = _body_blocks(tree, ctx, index)
     body = "\n\n".join(b.text for b in blocks)
-    meta = extract_metadata(tree, url)
     article = Article(**vars(meta), body=body,
                       links=_body_links(tree, blocks, index, _base_url(tree, url or meta.canonical_url)))
     article.language = meta.language or guess_language(body)
@@ -513,8 +511,8 @@ def candidate_texts(html: str, url: str | None = None):
     tree = _parse(html)
     if tree is None:
         return gather_evidence(etree.Element("html"), []), [""]
-    ctx = _page_context(tree, url)
-    cheap = _cheap_blocks(tree, _Index(tree), ctx)
+    ctx, index = _prepare(tree, url)
+    cheap = _cheap_blocks(tree, index, ctx)
     costly = [make() for make in _costly_blocks(tree, ctx)]
     evidence = gather_evidence(tree, cheap, costly)
     return evidence, ["\n\n".join(b.text for b in blocks) for blocks in (cheap, *costly)]

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["prune_page"]
+from lxml import etree
+
+__all__ = ["drop_furniture", "prune_page"]
 
 _HIDING_STYLE = re.compile(r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden)\s*(?:!important\s*)?(?:;|$)", re.I)
 _NEVER_DROPPED = frozenset(("html", "body", "head"))
@@ -59,3 +61,14 @@ def prune_page(tree) -> int:
         el.drop_tree()
         dropped += 1
     return dropped
+
+
+# the page's furniture: in no template is any of it the article
+_FURNITURE = ("nav", "footer", "script", "style", "svg", "select", "button", "iframe")
+
+
+def drop_furniture(tree) -> None:
+    """Remove navigation, footers, scripts, styles, drawings, controls and frames from
+    ``tree`` (in place; the text that follows each stays). Every extractor drops them
+    anyway; without them there is a third less of a news page for each to walk."""
+    etree.strip_elements(tree, *_FURNITURE, with_tail=False)

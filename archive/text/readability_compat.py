@@ -14,12 +14,11 @@ __all__ = ["CHECKED_VERSION", "summary_html"]
 CHECKED_VERSION = "0.9"
 
 
-def summary_html(tree, keep_tree: bool = True) -> str:
-    """readability-lxml's article summary of ``tree``, as an HTML fragment ("" when it
-    finds nothing or cannot read the page). ``keep_tree=False``: readability may edit
-    ``tree`` (no copy is made)."""
+def summary_html(tree) -> str:
+    """readability-lxml's article summary of ``tree`` (left intact), as an HTML fragment
+    ("" when it finds nothing or cannot read the page)."""
     from readability import Document  # imported on first use: most pages never need it
     try:
-        return Document(copy.deepcopy(tree) if keep_tree else tree).summary(html_partial=True) or ""
+        return Document(copy.deepcopy(tree)).summary(html_partial=True) or ""
     except ValueError:  # its Unparseable, for pages it cannot score
         return ""
