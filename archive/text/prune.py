@@ -9,6 +9,9 @@
 An element that holds the page's own ``<h1>``, ``<article>`` or ``<main>`` is the page
 itself, not a box on it, and stays: a page a script reveals, or a site that wraps every
 page in one form.
+
+:func:`drop_furniture` is a later step (the page's link texts and breadcrumbs are read
+first): navigation, footers, scripts, styles, drawings, controls and frames.
 """
 from __future__ import annotations
 
@@ -44,15 +47,18 @@ def _holds_the_page(el) -> bool:
     return next(el.iter(*_PAGE_MARKERS), None) is not None
 
 
+# the attributes that can hide an element, each as a (smart) string that knows its element
+_HIDING_ATTRIBUTES = etree.XPath("//@hidden|//@aria-hidden|//@style")
+
+
 def prune_page(tree) -> int:
     """Remove from ``tree`` (in place) what is not the article by its markup; returns how
     many elements went (their tails, text that follows them, stay)."""
     doomed = list(tree.iter(_ALWAYS_INVISIBLE))
     doomed += [form for form in tree.iter("form") if _is_input_form(form)]
-    for el in tree.iter():
-        if not isinstance(el.tag, str) or el.tag in _NEVER_DROPPED:
-            continue
-        if (el.get("hidden") is not None or el.get("aria-hidden") is not None or el.get("style")) and _is_hidden(el):
+    for attribute in _HIDING_ATTRIBUTES(tree):
+        el = attribute.getparent()
+        if el.tag not in _NEVER_DROPPED and _is_hidden(el):
             doomed.append(el)
     dropped = 0
     for el in doomed:
