@@ -52,7 +52,6 @@ installation (paths filled in); README.md shows both.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import logging
 import os
@@ -68,6 +67,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from archive.store.catalog import Catalog, catalog_url_for
+from archive.store.lock import LockHeld, release_lock, take_lock
 from crawler.outlets import OutletsFileError, load_outlets, parse_duration
 
 logger = logging.getLogger("newsarchive.schedule")
@@ -519,7 +519,7 @@ def serve(options: argparse.Namespace) -> int:
         logger.info("scheduler stopped")
         return 0
     finally:
-        os.close(lock_fd)
+        release_lock(lock_fd)
 
 
 def run_once(options: argparse.Namespace) -> int:
@@ -554,18 +554,11 @@ def run_once(options: argparse.Namespace) -> int:
 
 def _scheduler_lock(archive_dir: Path) -> int | None:
     """One scheduler per archive: ``flock`` on ``<archive>/.scheduler.lock``; None if held."""
-    path = archive_dir / SCHEDULER_LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
-        os.close(fd)
-        logger.error("another scheduler runs on archive %s (%s)", archive_dir, holder or "unknown process")
+        return take_lock(archive_dir / SCHEDULER_LOCK_FILE)
+    except LockHeld as exc:
+        logger.error("another scheduler runs on archive %s (%s)", archive_dir, exc.holder or "unknown process")
         return None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"pid {os.getpid()} since {_utc()}".encode(), 0)
-    return fd
 
 
 # -- command line --------------------------------------------------------------------------

@@ -1,4 +1,9 @@
-"""One crawl at a time per archive: an advisory lock file (``ARCHIVE_DIR/.lock``)."""
+"""Advisory lock files (``flock``): one crawl at a time per archive (``ARCHIVE_DIR/.lock``),
+and the same helpers for the scheduler's own lock and for asking whether a lock is held.
+
+A lock file holds ``pid N since TIME`` of its holder, for the message another process gives.
+The kernel releases a ``flock`` when its holder dies, so no stale lock is left behind.
+"""
 from __future__ import annotations
 
 import fcntl
@@ -6,45 +11,94 @@ import os
 import time
 from pathlib import Path
 
+from .timefmt import utc_now
+
+
+ARCHIVE_LOCK_FILE = ".lock"
+
+
+class LockHeld(RuntimeError):
+    """Another process holds the lock file; ``holder`` is what it wrote there."""
+
+    def __init__(self, path: Path, holder: str):
+        super().__init__(f"{path} is held by {holder or 'unknown process'}")
+        self.path = path
+        self.holder = holder
+
 
 class ArchiveLocked(RuntimeError):
     """Another process holds the archive's lock."""
+
+
+def take_lock(path: Path, wait_seconds: float = 0.0, poll: float = 0.5) -> int:
+    """Exclusive ``flock`` on ``path`` (created if missing), waiting up to ``wait_seconds``.
+
+    Returns the open file descriptor (give it to :func:`release_lock`); raises
+    :class:`LockHeld` if another process still holds the lock.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+                os.close(fd)
+                raise LockHeld(path, holder) from None
+            time.sleep(poll)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()} since {utc_now()}".encode(), 0)
+    return fd
+
+
+def release_lock(fd: int) -> None:
+    """Give up a lock from :func:`take_lock` (also happens when the process exits)."""
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+
+
+def lock_held(path: Path) -> bool:
+    """True while another process holds an exclusive lock on ``path`` (missing file: False)."""
+    if not path.exists():
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
 
 
 class ArchiveLock:
     """Exclusive ``flock`` on ``<archive>/.lock``; released when the process dies."""
 
     def __init__(self, archive_dir: str | os.PathLike):
-        self.path = Path(archive_dir) / ".lock"
+        self.path = Path(archive_dir) / ARCHIVE_LOCK_FILE
         self._fd: int | None = None
 
     def acquire(self, wait_seconds: float = 0.0, poll: float = 0.5) -> None:
         """Take the lock, waiting up to ``wait_seconds``; raise ArchiveLocked if held."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
-                    os.close(fd)
-                    raise ArchiveLocked(
-                        f"archive {self.path.parent} is in use by another run "
-                        f"({holder or 'unknown process'}); try again later"
-                    ) from None
-                time.sleep(poll)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}".encode(), 0)
-        self._fd = fd
+        try:
+            self._fd = take_lock(self.path, wait_seconds, poll)
+        except LockHeld as exc:
+            raise ArchiveLocked(
+                f"archive {self.path.parent} is in use by another run "
+                f"({exc.holder or 'unknown process'}); try again later"
+            ) from None
 
     def release(self) -> None:
         """Give the lock up (also happens when the process exits)."""
         if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
+            release_lock(self._fd)
             self._fd = None
 
     def __enter__(self) -> "ArchiveLock":

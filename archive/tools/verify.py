@@ -14,7 +14,6 @@ Checks (``quick`` skips the ones marked *):
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from ..store.catalog import Catalog
+from ..store.lock import ARCHIVE_LOCK_FILE, lock_held
 from ..store.textfile import parse_text_file_name
 from ..store.textstore import TEXT_DIR, TMP_DIR
 from ..warc.reader import WarcReadError, parse_record, read_member
@@ -46,25 +46,6 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-def crawl_running(archive_dir: Path) -> bool:
-    """True while another process (a crawl, an in-place re-extraction) holds the archive's lock."""
-    path = archive_dir / ".lock"
-    if not path.exists():
-        return False
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
 
 
 class _Handles:
@@ -95,7 +76,7 @@ def verify_archive(archive_dir: str | os.PathLike, catalog: Catalog, quick: bool
     """Run every check; ``emit`` receives each problem line as it is found."""
     archive_dir = Path(archive_dir)
     report = VerifyReport()
-    running = crawl_running(archive_dir)
+    running = lock_held(archive_dir / ARCHIVE_LOCK_FILE)  # a crawl or an in-place re-extraction
     stream = progress_stream or sys.stderr
 
     def problem(kind: str, message: str) -> None:
