@@ -12,6 +12,7 @@ import feedparser
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 
+from archive.store.timefmt import format_utc
 from archive.store.urls import canonicalize_url
 
 
@@ -30,7 +31,7 @@ class ListingError(ValueError):
 def _iso_from_struct(value) -> str | None:
     if not value:
         return None
-    return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_utc(datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc))
 
 
 def iso_utc(text: str | None) -> str | None:
@@ -42,9 +43,7 @@ def iso_utc(text: str | None) -> str | None:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_utc(moment)
 
 
 def is_json_feed(body: bytes, content_type: str) -> bool:

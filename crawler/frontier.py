@@ -1,7 +1,8 @@
 """The crawl frontier lives in the catalog: this hands it out in batches."""
 from __future__ import annotations
 
-from archive.store.catalog import Catalog, utc_now
+from archive.store.catalog import Catalog
+from archive.store.timefmt import utc_now
 
 
 class Frontier:

@@ -68,6 +68,7 @@ from pathlib import Path
 
 from archive.store.catalog import Catalog, catalog_url_for
 from archive.store.lock import LockHeld, release_lock, take_lock
+from archive.store.timefmt import format_utc, utc_now
 from crawler.outlets import OutletsFileError, load_outlets, parse_duration
 
 logger = logging.getLogger("newsarchive.schedule")
@@ -146,7 +147,7 @@ def _run_crawl(job_id: str, outlet: str | None, recheck: str, config: dict) -> i
     interrupted, proc = None, None
     try:
         with open(log_path, "ab", buffering=0) as log_file:
-            log_file.write(f"# newsarchive scheduler: job {job_id}, started {_utc()}\n"
+            log_file.write(f"# newsarchive scheduler: job {job_id}, started {utc_now()}\n"
                            f"# {shlex.join(argv)}\n".encode())
             env = {**os.environ, "SCRAPY_SETTINGS_MODULE": os.environ.get("SCRAPY_SETTINGS_MODULE",
                                                                           "crawler.settings")}
@@ -156,7 +157,7 @@ def _run_crawl(job_id: str, outlet: str | None, recheck: str, config: dict) -> i
                                     stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
             logger.info("job %s: crawl started (pid %d), log %s", job_id, proc.pid, log_path)
             exit_code, interrupted = _wait(proc, job_id, float(config.get("stop_timeout", 120)))
-            log_file.write(f"\n# exit code {exit_code}, {_utc()}"
+            log_file.write(f"\n# exit code {exit_code}, {utc_now()}"
                            f"{', stopped by the scheduler with ' + interrupted if interrupted else ''}\n".encode())
     except BaseException:
         if proc is not None and proc.poll() is None:    # never leave a crawl behind
@@ -322,10 +323,6 @@ def _prune_logs(log_dir: Path, keep_seconds: float) -> None:
         logger.warning("cannot prune old logs in %s: %s", log_dir, exc)
 
 
-def _utc() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 # -- the jobs wanted -----------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -445,8 +442,7 @@ def log_schedule(scheduler, options: argparse.Namespace, report: dict[str, list[
     specs = {spec.id: spec for spec in wanted}
     for job in sorted(scheduler.get_jobs(), key=lambda j: j.id):
         spec = specs.get(job.id)
-        when = job.next_run_time.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") \
-            if job.next_run_time else "paused"
+        when = format_utc(job.next_run_time) if job.next_run_time else "paused"
         logger.info("scheduled job %s: %s; next run %s", job.id, spec.describe() if spec else job.name, when)
 
 

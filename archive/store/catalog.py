@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Iterator
 
 from sqlalchemy import (
@@ -25,6 +24,8 @@ from sqlalchemy import (
     and_, bindparam, create_engine, event, func, insert, not_, or_, select, update,
 )
 from sqlalchemy.engine import Connection, Engine
+
+from .timefmt import utc_now
 
 metadata = MetaData()
 
@@ -268,11 +269,6 @@ def _grouped_by_columns(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]
     for row in rows:
         groups.setdefault(tuple(sorted(row)), []).append(row)
     return list(groups.values())
-
-
-def utc_now() -> str:
-    """Current time as UTC ISO 8601 with seconds and a ``Z``."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def catalog_url_for(archive_dir: str) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from .timefmt import format_utc
+
 DEFAULT_INTERVALS = (15 * 60, 3600, 3 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400)
 DEFAULT_STOP_AFTER = 30 * 86400
-ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def parse_iso(text: str) -> datetime:
@@ -28,4 +29,4 @@ class RecheckPolicy:
         moment = parse_iso(now)
         if moment - parse_iso(first_seen) >= timedelta(seconds=self.stop_after):
             return step, None
-        return step, (moment + timedelta(seconds=self.intervals[step])).strftime(ISO)
+        return step, format_utc(moment + timedelta(seconds=self.intervals[step]))

@@ -15,7 +15,7 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime(ISO_UTC)
 
 
-def iso_utc(moment: datetime) -> str:
+def format_utc(moment: datetime) -> str:
     """``moment`` in UTC as ISO 8601 with seconds and a ``Z``; a naive time counts as UTC."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)

@@ -30,6 +30,7 @@ from warcio.statusandheaders import StatusAndHeaders
 
 from ..store.catalog import Catalog, catalog_url_for
 from ..store.textfile import parse_text_file_name
+from ..store.timefmt import format_utc
 from ..store.urls import canonicalize_url
 from ..warc.reader import WarcReadError, WarcRecord, read_record
 
@@ -80,13 +81,11 @@ def normalize_time(text: str, end: bool = False) -> str:
     try:
         if len(value) == 10:
             day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=timezone.utc)
-            return (day + timedelta(days=1) if end else day).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return format_utc(day + timedelta(days=1) if end else day)
         moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise ArchiveError(f"bad date {text!r}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_utc(moment)
 
 
 def paragraphs(text: str) -> list[str]:

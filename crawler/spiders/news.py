@@ -11,7 +11,6 @@ writes every exchange into WARC files.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 from typing import Any, AsyncIterator
 
 import scrapy
@@ -28,7 +27,8 @@ from twisted.internet.error import (
     TimeoutError as TwistedTimeoutError,
 )
 
-from archive.store.catalog import Catalog, catalog_url_for, utc_now
+from archive.store.catalog import Catalog, catalog_url_for
+from archive.store.timefmt import utc_now
 from archive.store.urls import canonicalize_url, origin
 from crawler.discovery import Anchor, ListingError, iter_page_links, next_page_urls, parse_feed, parse_sitemap
 from crawler.frontier import Frontier
@@ -325,7 +325,7 @@ class NewsSpider(scrapy.Spider):
             "article_url": meta["article_url"],
             "url": response.url,
             "status": response.status,
-            "fetched_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "fetched_at": utc_now(),
             "etag": _header(response, b"ETag"),
             "last_modified": _header(response, b"Last-Modified"),
             "content_type": _header(response, b"Content-Type"),
