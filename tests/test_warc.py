@@ -8,11 +8,13 @@ import sys
 import zlib
 from pathlib import Path
 
+import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.warc.writer import (
     EMPTY_DIGEST, HttpExchange, RevisitOf, WarcWriter, complete_members_end, repair_open_files, sha1_digest,
 )
+from archive.warc.reader import WarcReadError, read_member
 
 WARCIO = str(Path(sys.executable).with_name("warcio"))
 
@@ -93,6 +95,29 @@ def test_torn_last_record_is_cut(tmp_path):
     assert path.stat().st_size == good_size
     gzip.decompress(path.read_bytes())  # the whole file decompresses: nothing torn remains
     assert subprocess.run([WARCIO, "check", str(path)]).returncode == 0
+
+
+def test_member_walk_is_the_same_at_any_chunk_size(tmp_path):
+    """complete_members_end and read_member share one gzip-member walker: member ends found
+    across chunk boundaries, and each of its failures named."""
+    writer = WarcWriter(tmp_path)
+    first = writer.write_exchange(_exchange("/1"))
+    second = writer.write_exchange(_exchange("/2"))
+    writer._file.flush()
+    path = tmp_path / first.warc_file
+    good_size = path.stat().st_size
+    with open(path, "ab") as handle:
+        handle.write(gzip.compress(b"WARC/1.1\r\n" + b"x" * 5000)[:40])
+    for chunk_size in (1, 7, 4096, 1 << 20):
+        assert complete_members_end(path, chunk_size=chunk_size) == good_size
+    with open(path, "rb") as handle:
+        assert read_member(handle, second.offset).startswith(b"WARC/1.1")
+        with pytest.raises(WarcReadError, match="truncated"):
+            read_member(handle, good_size)
+        with pytest.raises(WarcReadError, match="no gzip member starts"):
+            read_member(handle, second.offset + 1)
+        with pytest.raises(WarcReadError, match="beyond the end"):
+            read_member(handle, good_size + 40)
 
 
 def test_records_of_every_size_decompress_whole(tmp_path):

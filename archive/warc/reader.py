@@ -14,7 +14,7 @@ import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 from warcio.statusandheaders import StatusAndHeaders
 
@@ -88,26 +88,52 @@ class WarcRecord:
 
 # -- gzip members -----------------------------------------------------------------------
 
+def iter_members(handle: BinaryIO, offset: int = 0, chunk_size: int = _CHUNK,
+                 keep: bool = True) -> Iterator[tuple[int, bytes]]:
+    """Each complete gzip member of ``handle`` from ``offset`` on, as (end offset, its
+    decompressed bytes, or ``b""`` unless ``keep``), until the end of the file.
+
+    Raises :class:`WarcReadError` at the first member that is torn (the file ends inside
+    it) or corrupt, after the complete ones before it; a caller that wants only the first
+    member stops iterating, and nothing after that member is read.
+    """
+    handle.seek(offset)
+    start = position = offset          # where the current member and ``pending`` begin
+    decompressor = zlib.decompressobj(zlib.MAX_WBITS + 16)
+    parts: list[bytes] = []
+    pending = b""
+    while True:
+        if not pending:
+            pending = handle.read(chunk_size)
+            if not pending:
+                if position == start:
+                    return
+                raise WarcReadError(f"the gzip member at offset {start} is truncated (torn record)")
+            if position == offset and not b"\x1f\x8b".startswith(pending[:2]):
+                raise WarcReadError(f"no gzip member starts at offset {offset}")
+        try:
+            data = decompressor.decompress(pending)
+        except zlib.error as exc:
+            raise WarcReadError(f"the gzip member at offset {start} is corrupt ({exc})") from None
+        if keep:
+            parts.append(data)
+        if decompressor.eof:
+            position += len(pending) - len(decompressor.unused_data)
+            pending = decompressor.unused_data
+            yield position, b"".join(parts)
+            start = position
+            decompressor = zlib.decompressobj(zlib.MAX_WBITS + 16)
+            parts = []
+        else:
+            position += len(pending)
+            pending = b""
+
+
 def read_member(handle: BinaryIO, offset: int) -> bytes:
     """Decompress the one gzip member that starts at ``offset`` of ``handle``."""
-    handle.seek(offset)
-    decompressor = zlib.decompressobj(zlib.MAX_WBITS + 16)
-    parts = []
-    first = True
-    while not decompressor.eof:
-        chunk = handle.read(_CHUNK)
-        if not chunk:
-            if first:
-                raise WarcReadError(f"offset {offset} is at or beyond the end of the file")
-            raise WarcReadError(f"the gzip member at offset {offset} is truncated (torn record)")
-        if first and chunk[:2] != b"\x1f\x8b":
-            raise WarcReadError(f"no gzip member starts at offset {offset}")
-        first = False
-        try:
-            parts.append(decompressor.decompress(chunk))
-        except zlib.error as exc:
-            raise WarcReadError(f"the gzip member at offset {offset} is corrupt ({exc})") from None
-    return b"".join(parts)
+    for _end, data in iter_members(handle, offset):
+        return data
+    raise WarcReadError(f"offset {offset} is at or beyond the end of the file")
 
 
 # -- records ----------------------------------------------------------------------------

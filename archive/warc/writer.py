@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Iterable
 from urllib.parse import urlsplit
 
+from .reader import WarcReadError, iter_members
+
 logger = logging.getLogger(__name__)
 
 WARC_VERSION = "WARC/1.1"
@@ -410,28 +412,12 @@ def complete_members_end(path: str | os.PathLike, chunk_size: int = 1 << 20) -> 
     corrupt one) marks where the good part of the file stops.
     """
     good_end = 0
-    position = 0
-    decompressor = zlib.decompressobj(zlib.MAX_WBITS + 16)
     with open(path, "rb") as handle:
-        pending = b""
-        while True:
-            if not pending:
-                pending = handle.read(chunk_size)
-                if not pending:
-                    break
-            try:
-                decompressor.decompress(pending)
-            except zlib.error:
-                return good_end
-            if decompressor.eof:
-                consumed = len(pending) - len(decompressor.unused_data)
-                position += consumed
-                good_end = position
-                pending = decompressor.unused_data
-                decompressor = zlib.decompressobj(zlib.MAX_WBITS + 16)
-            else:
-                position += len(pending)
-                pending = b""
+        try:
+            for good_end, _ in iter_members(handle, 0, chunk_size, keep=False):
+                pass
+        except WarcReadError:
+            pass
     return good_end
 
 
