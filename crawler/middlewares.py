@@ -37,7 +37,7 @@ INLINE_RENDER_MAX = 32 * 1024
 
 def _headers(headers) -> list[tuple[str, str]]:
     # dict.items: Scrapy's Headers.items() normalises each (already normalised) name again
-    # through getlist: ~20 us of the ~150 us a 304 exchange costs here
+    # through getlist, a good part of what a 304 exchange costs here
     return [(name.decode("latin-1"), value.decode("latin-1"))
             for name, values in dict.items(headers) for value in values]
 
@@ -119,7 +119,7 @@ class WarcCaptureMiddleware:
             self.stats.inc_value(f"warc/revisit/{profile}")
         else:
             request.meta.pop("warc_revisit", None)
-        request.meta["warc_location"] = dict(vars(location))  # (dataclasses.asdict deep-copies: 10 us)
+        request.meta["warc_location"] = dict(vars(location))  # (dataclasses.asdict deep-copies)
         self.stats.inc_value("warc/records", 2)
         return response
 
@@ -156,8 +156,8 @@ class KeepEncodedBodyMiddleware(HttpCompressionMiddleware):
     Such a text body in gzip or deflate stays compressed, and keeps its Content-Encoding
     header, which marks it as still encoded: the extraction workers decode it
     (:func:`archive.text.job.extract_for_archive`, with DOWNLOAD_MAXSIZE as the limit), and
-    a crawl that extracts no text never decodes it. Decoding on the reactor cost ~0.25 ms
-    of the crawl process's CPU a news page. The response gets the class Scrapy would give
+    a crawl that extracts no text never decodes it. Decoding on the reactor cost the crawl
+    process's CPU on every news page. The response gets the class Scrapy would give
     the decoded body (an HTML page is an HtmlResponse; its ``.text`` is not the page).
     Other codings (br, zstd), other content and all other requests are decoded as usual.
     Same settings: COMPRESSION_ENABLED, DOWNLOAD_MAXSIZE, DOWNLOAD_WARNSIZE.
@@ -191,7 +191,7 @@ class LazyMetaRefreshMiddleware(MetaRefreshMiddleware):
     """Scrapy's ``<meta http-equiv="refresh">`` redirects, minus the decoding of every page.
 
     Scrapy's own check decodes the whole body (``response.text``) to read its first 4096
-    characters: ~0.25 ms a news page, on the reactor, for pages that almost never hold a
+    characters: CPU on the reactor for every news page, though pages almost never hold a
     refresh. A page whose first bytes do not contain the word cannot hold one, so it is
     passed on untouched; the rest (and pages in UTF-16/32, where the word is not a plain
     byte string) get Scrapy's full check. Same settings: METAREFRESH_ENABLED,

@@ -30,8 +30,8 @@ logger = logging.getLogger(__name__)
 UNCHANGED_BATCH = 200
 UNCHANGED_MAX_AGE = 5.0  # seconds
 # New texts are committed in batches too (one transaction, then the renames), each item
-# waiting for its batch: a transaction per page cost the crawl process 0.7 ms of CPU a
-# page, a batch 0.2 ms. A crash loses at most one batch of texts, and those articles are
+# waiting for its batch: a transaction per page costs the crawl process several times the
+# CPU of a batch. A crash loses at most one batch of texts, and those articles are
 # fetched again next run.
 VERSION_BATCH = 50
 VERSION_MAX_AGE = 0.2  # seconds
@@ -129,7 +129,7 @@ class ArchivePipeline:
             return _summary(item, "unchanged")
         # the first submits start the worker processes unless discovery did (start_workers):
         # a run that only finds unchanged articles (304s, identical pages) never pays their
-        # start-up (a process and ~0.4 s of imports each)
+        # start-up (a process and its imports each)
         self.stats.inc_value("extraction/pages")
         future = self.executor.submit(extract_for_archive, body, item.get("content_type"), item["url"],
                                       item.get("content_encoding"), self.max_size)

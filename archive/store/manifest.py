@@ -17,7 +17,7 @@ def write_manifest(archive_dir: str | os.PathLike, catalog: Catalog) -> Path:
 
     Skipped when the file is the one written last time (same size and mtime) and the
     catalog has no version since: a re-check run that finds nothing new does not rewrite a
-    manifest that grows with the archive (~40 us a row).
+    manifest that grows with the archive (its cost grows with every row).
     """
     path = Path(archive_dir) / MANIFEST_NAME
     mark = catalog.versions_mark()

@@ -2,12 +2,12 @@
 
 Records are serialised here (warcio reads them back: tests and ``warcio check``), each
 in its own gzip member at a configurable zlib level: warcio's writer hard-codes level 9,
-which cost the crawl most of its CPU, and its record objects cost three times what the
-bytes and the digests themselves take. HTTP headers are stored byte for byte as they
+which cost the crawl most of its CPU, and its record objects cost more than the bytes and
+the digests themselves take. HTTP headers are stored byte for byte as they
 came (latin-1 round trip of Scrapy's bytes), not percent-encoded. A payload
 that is already compressed (``Content-Encoding: gzip`` and the like, or an image, video
-or archive format) is stored in its gzip member without deflating it again: that saved
-under 1% of the file size for most of the WARC CPU time. Each record is written with a
+or archive format) is stored in its gzip member without deflating it again: deflating it
+saved almost no space for most of the WARC CPU time. Each record is written with a
 single ``write`` and flushed before its location is returned, so a location handed to
 the catalog always points at a complete record.
 
@@ -138,7 +138,7 @@ def _request_target(url: str) -> str:
 
 
 # base32 of ten bits at a time: a SHA-1 (160 bits) is 16 lookups, where base64.b32encode
-# (pure Python in 3.11) took 7 us, a twentieth of rendering an exchange's two records
+# (pure Python in 3.11) was a noticeable part of rendering an exchange's two records
 _BASE32_PAIRS = [a + b for a in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"]
 
 
@@ -316,12 +316,11 @@ class WarcWriter:
 
     def _render(self, record: _Record, store: bool = False) -> bytes:
         """One record as a complete gzip member (``store``: without deflating it)."""
-        # zlib's state is sized to the record: its default (memLevel 8, 32 KB window) costs
-        # 70 us to set up, six times the deflating of a request or revisit record of a few
-        # hundred bytes, and memLevel 4 with a window no larger than the record does those
-        # in 12 us (memLevel 1: 18 us, and larger output). Any gzip reader inflates a stream
-        # made with a smaller window. A stored record needs no window: with the smallest
-        # one zlib copies it 6x faster than with the default.
+        # zlib's state is sized to the record: setting up its default (memLevel 8, 32 KB
+        # window) costs more than deflating a small request or revisit record, and memLevel 4
+        # with a window no larger than the record is the cheapest (memLevel 1 is slower, and
+        # its output larger). Any gzip reader inflates a stream made with a smaller window.
+        # A stored record needs no window: zlib copies it fastest with the smallest one.
         length = record.length
         mem_level = 1 if store else 4 if length < SMALL_RECORD else 8
         window_bits = MIN_WINDOW_BITS if store else min(zlib.MAX_WBITS, max(MIN_WINDOW_BITS, length.bit_length()))
