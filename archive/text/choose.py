@@ -14,11 +14,10 @@ and prints in-sample and out-of-fold F1 side by side.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from .boilerplate import Block
+from .boilerplate import Block, text_key
 
 __all__ = ["FITTED", "Evidence", "Policy", "choose", "gather_evidence", "prose_runs"]
 
@@ -39,13 +38,6 @@ PROSE_MIN_WORDS = 8
 SHORT_LINE_WORDS = 5
 _OUTSIDE = frozenset(("head", "a", "nav", "footer", "aside", "button", "select", "option", "label", "script", "style",
                       "template", "figcaption", "h1", "h2", "h3", "h4", "h5", "h6", "li", "menu", "textarea"))
-_KEY = re.compile(r"[\W_]+", re.UNICODE)
-
-
-def _key(text: str) -> str:
-    return _KEY.sub(" ", text.casefold()).strip()
-
-
 def prose_runs(tree) -> list[tuple[str, int]]:
     """The page's prose: (comparison key, words) of each run of running text."""
     runs = []
@@ -56,7 +48,7 @@ def prose_runs(tree) -> list[tuple[str, int]]:
             if text and text.count(" ") >= PROSE_MIN_WORDS - 1:
                 words = len(text.split())
                 if words >= PROSE_MIN_WORDS:
-                    runs.append((_key(text), words))
+                    runs.append((text_key(text), words))
         stack.extend(child for child in el if isinstance(child.tag, str) and child.tag not in _OUTSIDE)
     return runs
 
@@ -85,7 +77,7 @@ class Coverage:
 
 def coverage(blocks: Sequence[Block], runs: list[tuple[str, int]]) -> Coverage:
     """Which of the page's prose runs the body holds."""
-    body = " ".join(_key(b.text) for b in blocks)
+    body = " ".join(text_key(b.text) for b in blocks)
     return Coverage(words=sum(len(b.text.split()) for b in blocks),
                     covered=sum(words for key, words in runs if key and key in body),
                     prose=sum(words for _, words in runs))

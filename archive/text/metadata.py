@@ -23,6 +23,9 @@ from datetime import date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
+from ..store.timefmt import ISO_UTC
+from .boilerplate import text_key
+
 __all__ = ["Metadata", "extract_metadata", "normalize_date", "date_from_url", "guess_language"]
 
 
@@ -188,11 +191,11 @@ def normalize_date(value) -> str | None:
                               int(second or 0), tzinfo=_zone(zone))
         except ValueError:
             return day_value.isoformat()
-        return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return moment.astimezone(timezone.utc).strftime(ISO_UTC)
     if re.match(r"^\d{10}(?:\d{3})?$", text):  # Unix time (seconds or milliseconds)
         seconds = int(text[:10])
         moment = datetime.fromtimestamp(seconds, timezone.utc)
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if _plausible(moment.year) else None
+        return moment.strftime(ISO_UTC) if _plausible(moment.year) else None
     try:  # RFC 2822: "Tue, 19 Nov 2019 08:57:40 GMT"
         moment = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
@@ -200,7 +203,7 @@ def normalize_date(value) -> str | None:
     if moment is not None and _plausible(moment.year):
         if moment.tzinfo is None:
             return moment.date().isoformat()
-        return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return moment.astimezone(timezone.utc).strftime(ISO_UTC)
     match = _TEXT_DATE.search(text)
     if match:  # "19 November 2019", "Nov. 19, 2019": a date only
         if match.group(1):
@@ -330,11 +333,11 @@ def clean_title(title: str, site_names: set[str]) -> str:
     keys = set()
     for name in site_names:
         if name:
-            keys.add(_key(name))
-            keys.add(_key(name).replace(" ", ""))
+            keys.add(text_key(name))
+            keys.add(text_key(name).replace(" ", ""))
 
     def is_site(part: str) -> bool:
-        key = _key(part)
+        key = text_key(part)
         return key in keys or key.replace(" ", "") in keys
 
     changed = True
@@ -352,10 +355,6 @@ def clean_title(title: str, site_names: set[str]) -> str:
     return result.strip() or title
 
 
-def _key(text: str) -> str:
-    return " ".join(re.sub(r"[\W_]+", " ", text.casefold()).split())
-
-
 _BY = re.compile(r"^\s*(?:(?:analysis|opinion|commentary|story|text|words|reporting|interview)\s+)?"
                  r"(?:by|von|par|por|di|door|от|автор:?)\s+", re.I)
 _AUTHOR_SPLIT = re.compile(r"\s*(?:;|\||&|\band\b|\bund\b|\bet\b|\bи\b)\s*", re.I)
@@ -365,7 +364,7 @@ _ROLE = re.compile(r"\b(?:writer|editor|correspondent|reporter|staff|contributor
 
 def clean_authors(names, site_names: set[str] | None = None) -> list[str]:
     """Author names: "By " and job titles dropped, lists split, URLs left out, deduplicated."""
-    sites = {_key(s) for s in site_names or () if s}
+    sites = {text_key(s) for s in site_names or () if s}
     result: list[str] = []
     seen: set[str] = set()
     for raw in names:
@@ -380,7 +379,7 @@ def clean_authors(names, site_names: set[str] | None = None) -> list[str]:
                 continue
             # "Jane Doe, AP Sports Writer", "Jane Doe, CNN": a name, then a role or an outlet
             people = [p for p in pieces if p and len(p.split()) >= 2 and not _ROLE.search(p)
-                      and not any(_key(p) == s or _key(p).startswith(s + " ") for s in sites)]
+                      and not any(text_key(p) == s or text_key(p).startswith(s + " ") for s in sites)]
             candidates.extend(people or pieces[:1])
         for candidate in candidates:
             candidate = _BY.sub("", candidate).strip(" ,;|-–—")
@@ -509,7 +508,7 @@ def extract_metadata(tree, url: str | None = None) -> Metadata:
     candidates = [
         _first_meta(metas, ("og:title",)),
         _first_str(article.get("headline") or article.get("name")) if article else None,
-        h1_text if h1_text and (not title_tag or _key(h1_text) in _key(title_tag) or len(h1_text.split()) >= 4) else None,
+        h1_text if h1_text and (not title_tag or text_key(h1_text) in text_key(title_tag) or len(h1_text.split()) >= 4) else None,
         _first_meta(metas, ("twitter:title",)),
         title_tag,
     ]
@@ -596,9 +595,9 @@ def _breadcrumb_section(objects: list[dict], tree, title: str, page_url: str | N
     if not names:
         for crumbs in tree.xpath('//*[contains(@class, "breadcrumb") or contains(@itemtype, "BreadcrumbList")]')[:1]:
             names = [(_norm(a.text_content()), a.get("href")) for a in crumbs.iter("a") if _norm(a.text_content())]
-    title_key = _key(title) if title else ""
+    title_key = text_key(title) if title else ""
     page = (page_url or "").rstrip("/")
     names = [(n, link) for n, link in names
-             if _key(n) not in ("home", "homepage", "start", "главная", "accueil", "inicio", "startseite")
-             and not (title_key and _key(n) == title_key) and not (link and page and link.rstrip("/") == page)]
+             if text_key(n) not in ("home", "homepage", "start", "главная", "accueil", "inicio", "startseite")
+             and not (title_key and text_key(n) == title_key) and not (link and page and link.rstrip("/") == page)]
     return names[-1][0] if names else None
