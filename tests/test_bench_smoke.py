@@ -55,3 +55,23 @@ def test_benchmark_smoke(tmp_path):
     assert data["ratios_by_round"]["full_vs_scrapy_trafilatura"][2] is None
     assert systems["second"]["manifest_rows"] == 60  # re-checking the same archive again adds nothing
     assert elapsed < 120, f"the smoke benchmark took {elapsed:.0f} s"
+
+
+def test_a_full_run_rewrites_only_the_generated_section_of_the_docs(tmp_path):
+    from tests.bench.crawl import CURRENT_END, CURRENT_START, write_current_section
+
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text(f"# Benchmarks\n\nintro\n\n{CURRENT_START}\nold figures\n{CURRENT_END}\n\n## History\nkept\n")
+    report = {"utc": "20261206T000000Z", "machine": {"cpus": 2}, "server": "nginx", "bodies": "real",
+              "git": {"commit": "0123456789abcdef", "uncommitted_files": []}, "total_seconds": 400.0,
+              "json_path": "/x/bench-results/crawl-20261206T000000Z.json",
+              "results": [{"system": "bare scrapy", "pages": 3000, "seconds": 5.4, "pages_per_s": 555.5,
+                           "peak_rss_mb": 97.0, "bytes": 1000, "cpu_seconds": 5.3, "runs_seconds": [5.6, 5.4]}],
+              "ratios": {"full_vs_scrapy_trafilatura": {"value": 2.1, "target": ">= 2.0", "ok": True}},
+              "ratios_by_round": {"full_vs_scrapy_trafilatura": [2.1, 2.0]}}
+    assert write_current_section(report, docs)
+    text = docs.read_text()
+    assert "old figures" not in text and "intro" in text and "## History\nkept" in text
+    assert "| bare scrapy | 3000 | 5.4 (5.6, 5.4) | 555.5 |" in text and "| 2.100 | 2.100, 2.000 | >= 2.0 | met |" in text
+    assert write_current_section(report, docs) and docs.read_text() == text  # the same run, the same page
+    assert not write_current_section(report, tmp_path / "missing.md")

@@ -741,6 +741,51 @@ def format_ratios_by_round(by_round: dict[str, list[float | None]]) -> str:
     return "\n".join(lines)
 
 
+DOCS = REPO / "docs" / "benchmarks.md"
+CURRENT_START = "<!-- make bench: current (generated) -->"
+CURRENT_END = "<!-- /make bench: current -->"
+
+
+def current_section(report: dict) -> str:
+    """The markdown that ``make bench`` writes between the markers of docs/benchmarks.md."""
+    git = report.get("git") or {}
+    dirty = " (with uncommitted changes)" if git.get("uncommitted_files") else ""
+    lines = [f"Measured {report['utc']} (UTC), {report['machine']['cpus']} CPUs, server {report['server']}, "
+             f"{report['bodies']} bodies, commit `{(git.get('commit') or '?')[:10]}`{dirty}; "
+             f"{report['total_seconds']:.0f} s in all; `bench-results/{Path(report['json_path']).name}`. "
+             "Each row is the system's fastest run (all runs in brackets).", "",
+             "| system | pages | seconds | pages/s | peak RSS MB | bytes | CPU s |", "|---|---|---|---|---|---|---|"]
+    for row in report["results"]:
+        runs = row.get("runs_seconds") or []
+        seconds = f"{row['seconds']:.1f}" + (f" ({', '.join(f'{x:.1f}' for x in runs)})" if len(runs) > 1 else "")
+        size = f"{row['bytes']:,}" if row.get("bytes") is not None else "-"
+        lines.append(f"| {row['system']} | {row['pages']} | {seconds} | {row['pages_per_s']:.1f} | "
+                     f"{row['peak_rss_mb']:.1f} | {size} | {row.get('cpu_seconds', 0):.1f} |")
+    lines += ["", "| ratio | this run | each round | target | |", "|---|---|---|---|---|"]
+    by_round = report.get("ratios_by_round") or {}
+    for name, entry in report["ratios"].items():
+        value = "n/a" if entry["value"] is None else f"{entry['value']:.3f}"
+        rounds = ", ".join("n/a" if v is None else f"{v:.3f}" for v in by_round.get(name, []))
+        verdict = {True: "met", False: "**missed**", None: ""}[entry["ok"]]
+        lines.append(f"| {RATIO_LABELS.get(name, name)} | {value} | {rounds} | {entry['target']} | {verdict} |")
+    return "\n".join(lines)
+
+
+def write_current_section(report: dict, docs: Path = DOCS) -> bool:
+    """Replace the generated section of ``docs`` with this run's figures; False when the
+    file or its markers are missing."""
+    try:
+        text = docs.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    start, end = text.find(CURRENT_START), text.find(CURRENT_END)
+    if start < 0 or end < start:
+        return False
+    docs.write_text(text[:start + len(CURRENT_START)] + "\n" + current_section(report) + "\n" + text[end:],
+                    encoding="utf-8")
+    return True
+
+
 def _git_state() -> dict:
     def git(*args: str) -> str:
         try:
@@ -985,10 +1030,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out-dir", default=str(REPO / "bench-results"))
     parser.add_argument("--keep", action="store_true", help="keep the site, archives and logs (workdir)")
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--no-docs", action="store_true",
+                        help="do not rewrite the current section of docs/benchmarks.md (a full run does)")
     args = parser.parse_args(argv)
     report = run_benchmark(args.articles, args.memory_scale, args.server, args.out_dir,
                            large_n=args.large_articles, bodies=args.bodies,
-                           systems=[s for s in args.systems.split(",") if s], keep=args.keep, workdir=args.workdir,
+                           systems=report_systems(args), keep=args.keep, workdir=args.workdir,
                            rounds=args.rounds)
     print()
     print(f"newsarchive crawl benchmark: {N_OUTLETS} outlets x {report['n_articles_per_outlet']} articles "
@@ -1006,7 +1053,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                         else "FAILED: " + "; ".join(f"{n} (expected {report['checks'][n]['expected']}, got "
                                                     f"{report['checks'][n]['got']})" for n in failed)))
     print(f"total {report['total_seconds']:.0f} s; results: {report['json_path']}")
+    full_run = (set(report_systems(args)) == set(ALL_SYSTEMS) and args.articles == 1000 and args.memory_scale
+                and args.large_articles is None)
+    if full_run and not args.no_docs and write_current_section(report):
+        print(f"current figures written to {DOCS.relative_to(REPO)}")
     return 0 if not failed else 1
+
+
+def report_systems(args: argparse.Namespace) -> list[str]:
+    return [s for s in args.systems.split(",") if s]
 
 
 if __name__ == "__main__":
