@@ -420,11 +420,12 @@ def extract_article(html: str, url: str | None = None) -> Article:
     if tree is None:
         return Article()
     meta = extract_metadata(tree, url)  # from the whole page: breadcrumbs live in navigation
+    base = _base_url(tree, url or meta.canonical_url)
     ctx, index = _prepare(tree, url)
     blocks = _body_blocks(tree, ctx, index)
     body = "\n\n".join(b.text for b in blocks)
     article = Article(**vars(meta), body=body,
-                      links=_body_links(tree, blocks, index, _base_url(tree, url or meta.canonical_url)))
+                      links=_body_links(tree, blocks, index, base))
     article.language = meta.language or guess_language(body)
     return article
 
