@@ -39,16 +39,16 @@ SHORT_LINE_WORDS = 5
 _OUTSIDE = frozenset(("head", "a", "nav", "footer", "aside", "button", "select", "option", "label", "script", "style",
                       "template", "figcaption", "h1", "h2", "h3", "h4", "h5", "h6", "li", "menu", "textarea"))
 def prose_runs(tree) -> list[tuple[str, int]]:
-    """The page's prose: (comparison key, words) of each run of running text."""
+    """The page's prose: (text, whitespace collapsed; words) of each run of running text."""
     runs = []
     stack = [tree]
     while stack:
         el = stack.pop()
         for text in (el.text, *(child.tail for child in el)):
             if text and text.count(" ") >= PROSE_MIN_WORDS - 1:
-                words = len(text.split())
-                if words >= PROSE_MIN_WORDS:
-                    runs.append((text_key(text), words))
+                split = text.split()
+                if len(split) >= PROSE_MIN_WORDS:
+                    runs.append((" ".join(split), len(split)))
         stack.extend(child for child in el if isinstance(child.tag, str) and child.tag not in _OUTSIDE)
     return runs
 
@@ -76,10 +76,21 @@ class Coverage:
 
 
 def coverage(blocks: Sequence[Block], runs: list[tuple[str, int]]) -> Coverage:
-    """Which of the page's prose runs the body holds."""
-    body = " ".join(text_key(b.text) for b in blocks)
-    return Coverage(words=sum(len(b.text.split()) for b in blocks),
-                    covered=sum(words for key, words in runs if key and key in body),
+    """Which of the page's prose runs the body holds: as written, or else compared by
+    :func:`~archive.text.boilerplate.text_key` (case and punctuation aside)."""
+    body = " ".join(b.text for b in blocks)
+    body_key = None
+    covered = 0
+    for text, words in runs:
+        if text in body:
+            covered += words
+            continue
+        if body_key is None:
+            body_key = text_key(body)
+        key = text_key(text)
+        if key and key in body_key:
+            covered += words
+    return Coverage(words=sum(len(b.text.split()) for b in blocks), covered=covered,
                     prose=sum(words for _, words in runs))
 
 

@@ -380,7 +380,8 @@ def _tree_of(markup: str | bytes):
 
 
 # characters no XML tree can hold (lxml refuses or drops the page around them)
-_INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_INVALID_XML_CHARS = tuple(map(chr, (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF)))
+_DROP_INVALID = dict.fromkeys(map(ord, _INVALID_XML_CHARS))
 _DOCTYPE = re.compile(r"^\s*<!doctype[^>]*>", re.I)
 _SELF_CLOSED_HTML = re.compile(r"(<html\b[^>]*?)\s*/>", re.I)  # <html lang="en"/>: lxml then drops the page
 
@@ -392,8 +393,8 @@ def _parse(html: str | bytes):
         html = decode_html(html)
     if not html or not html.strip():
         return None
-    if _INVALID_XML_CHARS.search(html):
-        html = _INVALID_XML_CHARS.sub("", html)
+    if any(char in html for char in _INVALID_XML_CHARS):  # one fast scan each: a regex is slower
+        html = html.translate(_DROP_INVALID)
     head = html[:4096]
     if "/>" in head and _SELF_CLOSED_HTML.search(head):
         html = _SELF_CLOSED_HTML.sub(r"\1>", head, count=1) + html[4096:]
