@@ -153,3 +153,15 @@ def test_the_choice_escalates_only_on_doubt_and_picks_the_prose():
     assert doubtful.doubtful(FITTED) and doubtful.pick(FITTED) == 1
     # a policy that never escalates keeps the cheap body
     assert not doubtful.doubtful(Policy(outside_share=1.0, short_share=1.0, margin=0.0)) or doubtful.cheap.words == 0
+
+
+def test_an_old_page_wrapped_in_one_form_or_hidden_until_a_script_runs_keeps_its_text():
+    # no <h1>, <article> or <main>: the wrapper holds most of the page's text and links
+    cell = "".join(f"{esc(p)}<br><br>" for p in PARAGRAPHS)
+    menu = "".join(f'<a href="/s{i}">Section {i}</a><br>' for i in range(8))
+    layout = (f'<table><tr><td>{menu}</td><td><b>{esc(HEADLINE)}</b><br><br>{cell}</td></tr></table>'
+              '<p><a href="/about">About us</a> <a href="/contact">Contact</a></p>')
+    wrapped = f'<form name="aspnetForm" method="post" action="story.aspx"><input type="text" name="q">{layout}</form>'
+    for page_html in (wrapped, f'<div id="page" style="display:none">{layout}</div>'):
+        body = article_body(f"<html><head><title>{esc(HEADLINE)}</title></head><body>{page_html}</body></html>", URL)
+        assert_is_the_article(body)

@@ -6,9 +6,10 @@
 - Forms for the reader's input (a ``<form>`` holding a text box): comment, login,
   newsletter and search forms, with their instructions and policy lines.
 
-An element that holds the page's own ``<h1>``, ``<article>`` or ``<main>`` is the page
-itself, not a box on it, and stays: a page a script reveals, or a site that wraps every
-page in one form.
+An element that is the page itself, not a box on it, stays: one that holds the page's own
+``<h1>``, ``<article>`` or ``<main>``, or at least half of both its text and its links (an
+old layout without those elements). That is a page a script reveals, or a site that wraps
+every page in one form.
 
 :func:`drop_furniture` is a later step (the page's link texts and breadcrumbs are read
 first): navigation, footers, scripts, styles, drawings, controls and frames.
@@ -43,8 +44,21 @@ def _is_input_form(form) -> bool:
     return any((field.get("type") or "").strip().lower() in _TEXT_INPUTS for field in form.iter("input"))
 
 
-def _holds_the_page(el) -> bool:
-    return next(el.iter(*_PAGE_MARKERS), None) is not None
+class _Page:
+    """The whole page's text length and link count, measured once and only if asked."""
+
+    def __init__(self, tree) -> None:
+        self.tree = tree
+        self._size: tuple[int, int] | None = None
+
+    def held_by(self, el) -> bool:
+        """Whether ``el`` is the page itself rather than a box on it."""
+        if next(el.iter(*_PAGE_MARKERS), None) is not None:
+            return True
+        if self._size is None:
+            self._size = (len(self.tree.text_content()), sum(1 for _ in self.tree.iter("a")))
+        text, links = self._size
+        return 2 * len(el.text_content()) >= text and 2 * sum(1 for _ in el.iter("a")) >= links
 
 
 # the attributes that can hide an element, each as a (smart) string that knows its element
@@ -60,9 +74,10 @@ def prune_page(tree) -> int:
         el = attribute.getparent()
         if el.tag not in _NEVER_DROPPED and _is_hidden(el):
             doomed.append(el)
+    page = _Page(tree)
     dropped = 0
     for el in doomed:
-        if el.getparent() is None or (el.tag not in _ALWAYS_INVISIBLE and _holds_the_page(el)):
+        if el.getparent() is None or (el.tag not in _ALWAYS_INVISIBLE and page.held_by(el)):
             continue
         el.drop_tree()
         dropped += 1
