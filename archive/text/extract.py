@@ -10,7 +10,9 @@ Public functions (stable interface; the pipeline and ``evaluate.py`` call these)
 How the body is found (the page is parsed once; every step reads that one tree):
 
 0. what is not the article by its markup leaves the tree (:mod:`archive.text.prune`):
-   what a reader cannot see, and forms for the reader's input;
+   what a reader cannot see, and forms for the reader's input; once the page context
+   and metadata are read, the head and the page's furniture (navigation, footers,
+   scripts, styles, drawings, controls, frames) go too;
 1. the cheap body: trafilatura's main extractor in its fast, precision-leaning mode
    (:mod:`archive.text.candidates`), with repairs from the page structure (an article
    body split into several same-class containers is put back together; photo captions
@@ -20,9 +22,9 @@ How the body is found (the page is parsed once; every step reads that one tree):
    link-only teasers and "Related" sections, newsletter / share / follow boxes, donation
    appeals, credits, copyright lines, widget labels);
 2. the choice (:mod:`archive.text.choose`): when the cheap body leaves out much of the
-   page's prose or is mostly short lines, second opinions are made (readability-lxml and
-   trafilatura's full cascade, cleaned by the same filters) and the candidate that best
-   covers the page's prose with the fewest other words is kept.
+   page's prose or is mostly short lines, second opinions are made cheapest first
+   (trafilatura's full cascade, then readability-lxml, cleaned by the same filters) and
+   the candidate that best covers the page's prose with the fewest other words is kept.
 
 Metadata comes from :mod:`archive.text.metadata` (JSON-LD, then meta tags, then the URL).
 """
@@ -356,11 +358,12 @@ def _body_blocks(tree, ctx: PageContext, index: _Index) -> list[Block]:
 
 
 def _html_parser() -> HTMLParser:
-    """trafilatura's HTML parser settings, with element classes looked up in C.
+    """An HTML parser without comments and processing instructions, whose element
+    classes are looked up in C.
 
     lxml.html's own lookup calls a Python function each time code touches an element
-    (~2000 times a news page, ~1 ms) only to give form fields classes of their own,
-    which extraction never uses: every element here is a plain ``HtmlElement``.
+    only to give form fields classes of their own, which extraction never uses: every
+    element here is a plain ``HtmlElement``.
     """
     parser = HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True,
                         remove_pis=True)

@@ -18,7 +18,7 @@ __all__ = ["CHECKED_VERSION", "body_tree", "render_lines"]
 
 CHECKED_VERSION = "2.3.1"
 
-# Built once: building options reads trafilatura's config (~0.5 ms a page). No comments,
+# Built once: building options reads trafilatura's config each time. No comments,
 # tables kept, no links or metadata (ours is archive.text.metadata). The fast mode (the
 # cheap candidate) skips the readability/jusText comparison and favours precision, which
 # also skips trafilatura's recall retry: our own check of the page's prose coverage
