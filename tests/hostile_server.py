@@ -29,7 +29,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import urlsplit
 
-from tests.demosite import ATOM_NS
 
 CHUNK = 64 * 1024
 BIG_BYTES = 50 * 1024 * 1024
@@ -306,7 +305,7 @@ class HostileSite:
                     f"<updated>2024-10-0{i + 1}T10:00:00Z</updated><link rel=\"alternate\" href=\"{escape(href)}\"/>"
                     f"<content type=\"html\">&lt;p&gt;Escaped &lt;a href=&quot;/2024/05/05/from-content&quot;&gt;"
                     f"link&lt;/a&gt;&lt;/p&gt;&lt;script&gt;alert(1)&lt;/script&gt;</content></entry>")
-            return (f'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="{ATOM_NS}" '
+            return (f'<?xml version="1.0" encoding="utf-8"?>\n<feed '
                     f'xml:base="{base}/"><title>Atom</title><id>urn:atom</id><updated>2024-10-02T10:00:00Z</updated>\n'
                     + "\n".join(entries) + "\n</feed>\n").encode(), "application/atom+xml"
         if name == "as-html":

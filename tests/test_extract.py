@@ -325,7 +325,7 @@ JSONLD_PAGE = """<html lang="en-GB"><head><title>Ferry fares frozen | Harbour Ti
 <meta property="og:title" content="Ferry fares frozen for another year">
 <meta property="article:published_time" content="2024-02-01T10:00:00+00:00">
 <link rel="canonical" href="/2024/02/16/ferry-fares-frozen">
-<script type="application/ld+json">{"@context": "//schema.org", "@graph": [
+<script type="application/ld+json">{"@graph": [
  {"@type": "WebSite", "@id": "#site", "name": "Harbour Times"},
  {"@type": "Person", "@id": "#jane", "name": "Jane Doe"},
  {"@type": "NewsArticle", "headline": "Ferry fares frozen for another year",
