@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["Block", "PageContext", "classify_blocks", "clean_blocks", "index_anchors",
+__all__ = ["Block", "PageContext", "classify_blocks", "clean_blocks", "collapse_space", "index_anchors",
            "link_coverage", "text_key", "title_keys"]
 
 
@@ -53,6 +53,11 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _URL_LIKE = re.compile(r"^(?:https?://|www\.)\S+$", re.I)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _TITLE_SPLIT = re.compile(r"\s+[|–—:·•»-]\s+|\s+::\s+")
+
+
+def collapse_space(text) -> str:
+    """``text`` (None: "") with every run of whitespace one space, none at the ends."""
+    return " ".join(str(text or "").split())
 
 
 def text_key(text: str) -> str:

@@ -5,22 +5,13 @@
 """
 from __future__ import annotations
 
-import re
-
 from lxml.html import fromstring
 
-from .boilerplate import Block
+from .boilerplate import Block, collapse_space
 from .readability_compat import summary_html
 from .trafilatura_compat import body_tree, render_lines
 
 __all__ = ["html_blocks", "readability_blocks", "trafilatura_blocks"]
-
-_SPACE = re.compile(r"\s+")
-
-
-def _norm(text: str | None) -> str:
-    return " ".join((text or "").split())
-
 
 # trafilatura's body vocabulary -> our block kinds
 _KIND = {"p": "p", "head": "head", "list": "item", "quote": "quote", "table": "row"}
@@ -33,14 +24,14 @@ def trafilatura_blocks(tree, fast: bool = True) -> list[Block]:
     if body is None:
         return blocks
     if body.text and body.text.strip():
-        blocks.append(Block(_norm(body.text), "p"))
+        blocks.append(Block(collapse_space(body.text), "p"))
     for child in body:
         if child.tag == "table" and _is_layout_table(child):
             blocks.extend(_cell_blocks(child))
             continue
         kind = _KIND.get(child.tag, "other")
         for line in render_lines(child):
-            line = _norm(line)
+            line = collapse_space(line)
             if line:
                 blocks.append(Block(line, kind))
     return blocks
@@ -62,7 +53,7 @@ def _cell_blocks(table) -> list[Block]:
         texts = [cell.text]
         for part in cell:
             texts += ["".join(part.itertext()), part.tail]
-        blocks += [Block(_norm(text), "p") for text in texts if text and text.strip()]
+        blocks += [Block(collapse_space(text), "p") for text in texts if text and text.strip()]
     return blocks
 
 
@@ -84,7 +75,7 @@ def html_blocks(root) -> list[Block]:
     parts: list[str] = []
 
     def flush(kind: str) -> None:
-        text = _SPACE.sub(" ", "".join(parts)).strip()
+        text = collapse_space("".join(parts))
         parts.clear()
         if text:
             blocks.append(Block(text, kind))

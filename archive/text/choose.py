@@ -31,6 +31,10 @@ class Policy:
     margin: float  # switch when a candidate's prose score beats the cheap one's by more
     enough: float = 1.01  # no further candidate is made once one scores this (> 1: make all)
 
+    def satisfied_by(self, candidate: "Coverage") -> bool:
+        """Whether a candidate covers the prose well enough to make no further one."""
+        return candidate.score >= self.enough
+
 
 FITTED = Policy(outside_share=0.5, short_share=0.2, margin=0.05, enough=0.9)
 
@@ -38,6 +42,8 @@ PROSE_MIN_WORDS = 8
 SHORT_LINE_WORDS = 5
 _OUTSIDE = frozenset(("head", "a", "nav", "footer", "aside", "button", "select", "option", "label", "script", "style",
                       "template", "figcaption", "h1", "h2", "h3", "h4", "h5", "h6", "li", "menu", "textarea"))
+
+
 def prose_runs(tree) -> list[tuple[str, int]]:
     """The page's prose: (text, whitespace collapsed; words) of each run of running text."""
     runs = []
@@ -103,12 +109,18 @@ def short_share(blocks: Sequence[Block]) -> float:
 
 @dataclass
 class Evidence:
-    """What the choice is made from: the cheap body's coverage and shape, and (once made)
-    the other candidates' coverage."""
+    """What the choice is made from: the page's prose, the cheap body's coverage and shape,
+    and (once made) the other candidates' coverage."""
 
+    runs: list[tuple[str, int]]
     cheap: Coverage
     cheap_short_share: float
     others: list[Coverage]
+
+    def add(self, candidate: Sequence[Block]) -> Coverage:
+        """Record another candidate's coverage of the prose (and return it)."""
+        self.others.append(coverage(candidate, self.runs))
+        return self.others[-1]
 
     def doubtful(self, policy: Policy) -> bool:
         """Whether the cheap body should be checked against the costly candidates."""
@@ -119,7 +131,7 @@ class Evidence:
         """How many of the other candidates the policy makes (in order, it stops after
         the first that scores ``policy.enough``)."""
         for i, other in enumerate(self.others):
-            if other.score >= policy.enough:
+            if policy.satisfied_by(other):
                 return i + 1
         return len(self.others)
 
@@ -135,26 +147,24 @@ class Evidence:
 def gather_evidence(tree, cheap: Sequence[Block], others: Sequence[Sequence[Block]] = ()) -> Evidence:
     """Evidence about the cheap body and the given other candidates of one page."""
     runs = prose_runs(tree)
-    return Evidence(coverage(cheap, runs), short_share(cheap), [coverage(c, runs) for c in others])
+    evidence = Evidence(runs, coverage(cheap, runs), short_share(cheap), [])
+    for other in others:
+        evidence.add(other)
+    return evidence
 
 
 def choose(tree, cheap: list[Block], costly: Sequence[Callable[[], list[Block]]],
-           policy: Policy = FITTED) -> tuple[list[Block], int | None]:
-    """The body to keep, and which candidate it is (None: the cheap one, no escalation;
-    0: the cheap one after escalation; i: the i-th costly candidate).
-
-    ``costly`` makes the other candidates, cheapest first; they are made only as far as
-    the policy asks.
-    """
-    runs = prose_runs(tree)
-    evidence = Evidence(coverage(cheap, runs), short_share(cheap), [])
+           policy: Policy = FITTED) -> list[Block]:
+    """The body to keep: the cheap one unless the policy doubts it and a costly candidate
+    does clearly better. ``costly`` makes those candidates, cheapest first; they are made
+    only as far as the policy asks."""
+    evidence = gather_evidence(tree, cheap)
     if not evidence.doubtful(policy):
-        return cheap, None
+        return cheap
     candidates = []
     for make in costly:
         candidates.append(make())
-        evidence.others.append(coverage(candidates[-1], runs))
-        if evidence.others[-1].score >= policy.enough:
+        if policy.satisfied_by(evidence.add(candidates[-1])):
             break
     picked = evidence.pick(policy)
-    return (candidates[picked - 1] if picked else cheap), picked
+    return candidates[picked - 1] if picked else cheap

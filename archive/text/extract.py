@@ -38,7 +38,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 from lxml.html import HTMLParser, HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstruction, fromstring
 
-from .boilerplate import Block, PageContext, clean_blocks, index_anchors, text_key, title_keys
+from .boilerplate import Block, PageContext, clean_blocks, collapse_space, index_anchors, text_key, title_keys
 from .candidates import readability_blocks, trafilatura_blocks
 from .choose import choose, gather_evidence
 from .encoding import decode_html
@@ -58,10 +58,6 @@ class Article(Metadata):
     def as_dict(self) -> dict:
         """Plain dict (picklable across processes, JSON-able)."""
         return asdict(self)
-
-
-def _norm(text: str | None) -> str:
-    return " ".join((text or "").split())
 
 
 def _page_context(tree, url: str | None = None) -> PageContext:
@@ -91,7 +87,7 @@ def _page_context(tree, url: str | None = None) -> PageContext:
     joined = "\n".join(a.text_content() for a in tree.iter("a")).casefold()
     anchor_keys = {x.strip() for x in _ANCHOR_KEY.sub(" ", joined).split("\n")}
     anchor_keys.discard("")
-    return PageContext(titles=title_keys(_norm(t) for t in titles if t), anchors=index_anchors(anchor_keys),
+    return PageContext(titles=title_keys(collapse_space(t) for t in titles if t), anchors=index_anchors(anchor_keys),
                        anchor_keys=anchor_keys, descriptions={text_key(d) for d in descriptions if d.strip()},
                        urls=urls)
 
@@ -113,7 +109,7 @@ class _Index:
 
     def __init__(self, tree) -> None:
         # (element, normalised text of a <p> / None) for <p>, <h1>, <figcaption>, <figure>
-        self.sequence = [(el, _norm(el.text_content()) if el.tag == "p" else None)
+        self.sequence = [(el, collapse_space(el.text_content()) if el.tag == "p" else None)
                          for el in tree.iter("p", "h1", "figcaption", "figure")]
         self.paragraphs = [(el, text) for el, text in self.sequence if text is not None]
 
@@ -158,7 +154,7 @@ def _merge_split_body(tree, blocks: list[Block], index: _Index) -> list[Block]:
             continue
         new = []
         for el in other.iter("p", "h2", "h3", "h4"):
-            text = _norm(el.text_content())
+            text = collapse_space(el.text_content())
             if text and text not in keyset:
                 new.append(Block(text, "head" if el.tag != "p" else "p"))
         words = sum(len(b.text.split()) for b in new if b.kind == "p")
@@ -234,7 +230,7 @@ def _add_captions(blocks: list[Block], index: _Index) -> list[Block]:
             if any(a.tag in _NOT_ARTICLE_ANCESTORS or _NOT_CONTENT_CLASS.search(a.get("class") or "")
                    for a in caption.iterancestors()):
                 continue
-            caption_text = _CAPTION_LABEL.sub("", _norm(caption.text_content()))
+            caption_text = _CAPTION_LABEL.sub("", collapse_space(caption.text_content()))
             if (len(caption_text.split()) < 3 or caption_text in seen or any(caption_text in t for t in texts)
                     or any(caption_text in f or f in caption_text for _, f in found)):
                 continue  # a caption given twice (with and without its credit) counts once
@@ -308,7 +304,7 @@ def _pull_quotes(tree, blocks: list[Block], index: _Index) -> list[Block]:
             if not started or el not in quotes:
                 continue
             inside = el
-            text = _norm(el.text_content())
+            text = collapse_space(el.text_content())
             if len(text.split()) < 3:
                 continue
             if in_rest(text):
@@ -353,8 +349,7 @@ def _prepare(tree, url: str | None) -> tuple[PageContext, _Index]:
 def _body_blocks(tree, ctx: PageContext, index: _Index) -> list[Block]:
     """The article's blocks: the cheap body, or a second opinion where it looks wrong."""
     cheap = _cheap_blocks(tree, index, ctx)
-    blocks, _ = choose(tree, cheap, _costly_blocks(tree, ctx))
-    return blocks
+    return choose(tree, cheap, _costly_blocks(tree, ctx))
 
 
 def _html_parser() -> HTMLParser:

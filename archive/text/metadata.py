@@ -24,7 +24,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 from ..store.timefmt import ISO_UTC
-from .boilerplate import text_key
+from .boilerplate import collapse_space, text_key
 
 __all__ = ["Metadata", "extract_metadata", "normalize_date", "date_from_url", "guess_language"]
 
@@ -42,10 +42,6 @@ class Metadata:
     section: str | None = None
     description: str | None = None
     site_name: str | None = None
-
-
-def _norm(text) -> str:
-    return " ".join(str(text or "").split())
 
 
 # ----------------------------------------------------------------------------- JSON-LD
@@ -172,7 +168,7 @@ def _plausible(year: int) -> bool:
 
 def normalize_date(value) -> str | None:
     """A date/time string -> ``YYYY-MM-DDTHH:MM:SSZ`` (UTC) or ``YYYY-MM-DD``; None if unparsable."""
-    text = _norm(value)
+    text = collapse_space(value)
     if not text or len(text) > 80:
         return None
     match = _ISO.match(text)
@@ -325,7 +321,7 @@ _TITLE_SEPARATORS = re.compile(r"(\s+(?:\||–|—|-|::|·|•|»|/)\s+)")
 
 def clean_title(title: str, site_names: set[str]) -> str:
     """Strip " | Site name" (or "Site name - ", " | Section | Site") from a headline."""
-    title = _norm(title)
+    title = collapse_space(title)
     pieces = _TITLE_SEPARATORS.split(title)  # part, separator, part, ...
     if len(pieces) < 3:
         return title
@@ -368,7 +364,7 @@ def clean_authors(names, site_names: set[str] | None = None) -> list[str]:
     result: list[str] = []
     seen: set[str] = set()
     for raw in names:
-        name = _BY.sub("", _norm(raw))
+        name = _BY.sub("", collapse_space(raw))
         if not name or "://" in name or ("@" in name and " " not in name):
             continue
         candidates = []
@@ -503,17 +499,18 @@ def extract_metadata(tree, url: str | None = None) -> Metadata:
 
     # headline: og:title, JSON-LD headline, first <h1>, twitter:title, <title>
     h1 = next(tree.iter("h1"), None)
-    h1_text = _norm(h1.text_content()) if h1 is not None else ""
-    title_tag = _norm(tree.findtext(".//title"))
+    h1_text = collapse_space(h1.text_content()) if h1 is not None else ""
+    title_tag = collapse_space(tree.findtext(".//title"))
     candidates = [
         _first_meta(metas, ("og:title",)),
         _first_str(article.get("headline") or article.get("name")) if article else None,
-        h1_text if h1_text and (not title_tag or text_key(h1_text) in text_key(title_tag) or len(h1_text.split()) >= 4) else None,
+        h1_text if h1_text and (not title_tag or text_key(h1_text) in text_key(title_tag)
+                                or len(h1_text.split()) >= 4) else None,
         _first_meta(metas, ("twitter:title",)),
         title_tag,
     ]
     for candidate in candidates:
-        if candidate and _norm(candidate):
+        if candidate and collapse_space(candidate):
             meta.title = clean_title(candidate, site_names)
             break
 
@@ -527,9 +524,9 @@ def extract_metadata(tree, url: str | None = None) -> Metadata:
             values.extend(metas.get(name, ()))
         authors = clean_authors(values, site_names)
     if not authors:
-        authors = clean_authors([_norm(el.text_content()) for el in tree.xpath(_AUTHOR_XPATH)[:5]], site_names)
+        authors = clean_authors([collapse_space(el.text_content()) for el in tree.xpath(_AUTHOR_XPATH)[:5]], site_names)
     if not authors:
-        authors = clean_authors([_norm(el.text_content()) for el in tree.xpath(_BYLINE_XPATH)[:3]], site_names)
+        authors = clean_authors([collapse_space(el.text_content()) for el in tree.xpath(_BYLINE_XPATH)[:3]], site_names)
     meta.authors = authors
 
     # dates: JSON-LD, meta tags, the URL
@@ -572,7 +569,7 @@ def extract_metadata(tree, url: str | None = None) -> Metadata:
         section = _first_str(article.get("articleSection"))
     if not section:
         section = _breadcrumb_section(objects, tree, meta.title, meta.canonical_url or url)
-    meta.section = _norm(section) or None
+    meta.section = collapse_space(section) or None
     return meta
 
 
@@ -590,11 +587,11 @@ def _breadcrumb_section(objects: list[dict], tree, title: str, page_url: str | N
                 name = item.get("name") or (target.get("name") if isinstance(target, dict) else None)
                 link = target.get("@id") if isinstance(target, dict) else target if isinstance(target, str) else None
                 if isinstance(name, str) and name.strip():
-                    names.append((_norm(name), link))
+                    names.append((collapse_space(name), link))
             break
     if not names:
         for crumbs in tree.xpath('//*[contains(@class, "breadcrumb") or contains(@itemtype, "BreadcrumbList")]')[:1]:
-            names = [(_norm(a.text_content()), a.get("href")) for a in crumbs.iter("a") if _norm(a.text_content())]
+            names = [(collapse_space(a.text_content()), a.get("href")) for a in crumbs.iter("a") if collapse_space(a.text_content())]
     title_key = text_key(title) if title else ""
     page = (page_url or "").rstrip("/")
     names = [(n, link) for n, link in names

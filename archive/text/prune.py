@@ -22,7 +22,8 @@ from lxml import etree
 
 __all__ = ["drop_furniture", "prune_page"]
 
-_HIDING_STYLE = re.compile(r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden)\s*(?:!important\s*)?(?:;|$)", re.I)
+_HIDING_STYLE = re.compile(r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden)\s*(?:!important\s*)?(?:;|$)",
+                           re.I)
 _NEVER_DROPPED = frozenset(("html", "body", "head"))
 _ALWAYS_INVISIBLE = ("template", "noscript")
 _PAGE_MARKERS = ("h1", "article", "main")
