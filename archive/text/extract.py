@@ -102,16 +102,38 @@ _NOT_CONTENT_CLASS = re.compile(r"related|comment|footer|sidebar|\bnav|menu|prom
 _SPLIT_MAX_SIBLINGS = 4
 
 
-class _Index:
-    """The page's paragraphs and caption candidates, in document order (one pass)."""
+_SEQUENCE_TAGS = ("p", "h1", "figcaption", "figure")
+_PULL_QUOTE = re.compile(r"pull-?quote|pull-?out|quote", re.I)
+_PULL_QUOTE_TAGS = ("blockquote", "aside", "div", "figure", "p")
+_QUOTE_MARKS = "\"'“”‘’«»„‚ "
 
-    __slots__ = ("sequence", "paragraphs")
+
+def _is_pull_quote(el) -> bool:
+    marks = (el.get("class") or "") + " " + (el.get("id") or "")
+    return len(marks) > 1 and ("uote" in marks or "UOTE" in marks or "ull" in marks or "ULL" in marks) and (
+        _PULL_QUOTE.search(marks) is not None)
+
+
+class _Index:
+    """The page's paragraphs, caption candidates and pull quotes, in document order (one pass)."""
+
+    __slots__ = ("sequence", "paragraphs", "pull_quotes")
 
     def __init__(self, tree) -> None:
         # (element, normalised text of a <p> / None) for <p>, <h1>, <figcaption>, <figure>
-        self.sequence = [(el, collapse_space(el.text_content()) if el.tag == "p" else None)
-                         for el in tree.iter("p", "h1", "figcaption", "figure")]
+        self.sequence: list[tuple] = []
+        # (position in sequence where it stands, element) of each outermost pull quote
+        self.pull_quotes: list[tuple] = []
+        for el in tree.iter(_SEQUENCE_TAGS + _PULL_QUOTE_TAGS):
+            if _is_pull_quote(el) and not (self.pull_quotes and _inside(el, self.pull_quotes[-1][1])):
+                self.pull_quotes.append((len(self.sequence), el))
+            if el.tag in _SEQUENCE_TAGS:
+                self.sequence.append((el, collapse_space(el.text_content()) if el.tag == "p" else None))
         self.paragraphs = [(el, text) for el, text in self.sequence if text is not None]
+
+
+def _inside(el, container) -> bool:
+    return any(a is container for a in el.iterancestors())
 
 
 def _merge_split_body(tree, blocks: list[Block], index: _Index) -> list[Block]:
@@ -250,18 +272,7 @@ def _add_captions(blocks: list[Block], index: _Index) -> list[Block]:
     return result
 
 
-_PULL_QUOTE = re.compile(r"pull-?quote|pull-?out|quote", re.I)
-_PULL_QUOTE_TAGS = ("blockquote", "aside", "div", "figure", "p")
-_QUOTE_MARKS = "\"'“”‘’«»„‚ "
-
-
-def _is_pull_quote(el) -> bool:
-    marks = (el.get("class") or "") + " " + (el.get("id") or "")
-    return len(marks) > 1 and ("uote" in marks or "UOTE" in marks or "ull" in marks or "ULL" in marks) and (
-        _PULL_QUOTE.search(marks) is not None)
-
-
-def _pull_quotes(tree, blocks: list[Block], index: _Index) -> list[Block]:
+def _pull_quotes(blocks: list[Block], index: _Index) -> list[Block]:
     """Pull quotes: kept as the page shows them unless their text really occurs in the body.
 
     A pull quote (an element of class "pullquote"..., or a quote block) that repeats a
@@ -269,11 +280,7 @@ def _pull_quotes(tree, blocks: list[Block], index: _Index) -> list[Block]:
     extractor dropped whose text the body does not hold is put back before the body
     paragraph that follows it: an edit made to the quote alone is then a new version.
     """
-    if not blocks:
-        return blocks
-
-    quotes = [el for el in tree.iter(_PULL_QUOTE_TAGS) if _is_pull_quote(el)]
-    if not quotes and not any(b.kind == "quote" for b in blocks):
+    if not blocks or (not index.pull_quotes and not any(b.kind == "quote" for b in blocks)):
         return blocks
     keys = [(b.text, text_key(b.text)) for b in blocks]
 
@@ -284,33 +291,20 @@ def _pull_quotes(tree, blocks: list[Block], index: _Index) -> list[Block]:
 
     repeats = {b.text for b in blocks if b.kind == "quote" and in_rest(b.text)}
     texts = {b.text for b in blocks}
-    located = {el: text for el, text in index.paragraphs if text in texts}
+    located = [(i, el, text) for i, (el, text) in enumerate(index.sequence) if text is not None and text in texts]
     before: dict[str, list[str]] = {}
-    if quotes and len(located) >= 2:
-        quotes = set(quotes)
-        pending: list[str] = []
-        started = False
-        inside = None
-        for el in tree.iter("p", *_PULL_QUOTE_TAGS):
-            if inside is not None and any(a is inside for a in el.iterancestors()):
-                continue
-            inside = None
-            if el in located:
-                started = True
-                if pending:
-                    before.setdefault(located[el], []).extend(pending)
-                    pending = []
-                continue
-            if not started or el not in quotes:
-                continue
-            inside = el
-            text = collapse_space(el.text_content())
-            if len(text.split()) < 3:
-                continue
-            if in_rest(text):
-                repeats.add(text)
-            elif text not in texts and not any(text in t for t in texts):
-                pending.append(text)
+    for position, quote in index.pull_quotes if len(located) >= 2 else ():
+        if position <= located[0][0]:
+            continue  # above the body
+        text = collapse_space(quote.text_content())
+        if len(text.split()) < 3:
+            continue
+        if in_rest(text):
+            repeats.add(text)
+        elif text not in texts and not any(text in t for t in texts):
+            following = next((t for i, el, t in located if i >= position and not _inside(el, quote)), None)
+            if following is not None:
+                before.setdefault(following, []).append(text)
     if not repeats and not before:
         return blocks
     result: list[Block] = []
@@ -326,7 +320,7 @@ def _cheap_blocks(tree, index: _Index, ctx: PageContext) -> list[Block]:
     blocks = trafilatura_blocks(tree, fast=True)
     blocks = _merge_split_body(tree, blocks, index)
     blocks = _add_captions(blocks, index)
-    blocks = _pull_quotes(tree, blocks, index)
+    blocks = _pull_quotes(blocks, index)
     return clean_blocks(blocks, ctx)
 
 
