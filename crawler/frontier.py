@@ -1,6 +1,8 @@
 """The crawl frontier lives in the catalog: this hands it out in batches."""
 from __future__ import annotations
 
+import time
+
 from archive.store.catalog import Catalog
 from archive.store.timefmt import utc_now
 
@@ -23,8 +25,23 @@ class Frontier:
         self.outlets = outlets
         self.recheck_mode = recheck_mode
         self.batch_size = batch_size
-        self.run_started = utc_now()
+        self.run_started = self._start_time()
         self._after = {"pending": 0, "announced": 0, "recheck": 0}
+
+    def _start_time(self) -> str:
+        """Now, in a later second than every earlier check when every archived article is
+        due (RECHECK=all takes those last checked before the run started, and check times
+        are kept to the second: a run started in the second the previous one last checked
+        would skip what it checked then). Waits a second at most."""
+        started = utc_now()
+        if self.recheck_mode != "all":
+            return started
+        last = self.catalog.last_check()
+        deadline = time.monotonic() + 1.5  # bounded: a clock set back must not stall the crawl
+        while last is not None and started <= last and time.monotonic() < deadline:
+            time.sleep(0.05)
+            started = utc_now()
+        return started
 
     def next_batch(self) -> list[tuple[dict, str]]:
         """(article row, why it is fetched) pairs; empty when the run is done."""

@@ -451,6 +451,11 @@ class Catalog:
             conn.execute(update(articles).where(articles.c.url == url, articles.c.url != canonical_url)
                          .values(state="alias", alias_of=canonical_url))
 
+    def last_check(self) -> str | None:
+        """The latest time any article was checked (None: never)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(articles.c.last_checked))).scalar()
+
     def due_articles(self, outlets: list[str], now: str, after_id: int = 0, limit: int = 500,
                      everything: bool = False) -> list[dict]:
         """Next batch of archived active articles due for a re-check at ``now``, in id order.
