@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import time
 
-from archive.store.catalog import Catalog
+from archive.store.catalog import FRONTIER_KINDS, Catalog, frontier_query
+from archive.store.claims import Claims
 from archive.store.timefmt import utc_now
 
 
@@ -18,10 +19,16 @@ class Frontier:
 
     Each kind is paged by article id, so a row is handed out once per run; rows that
     listings or article links register later have higher ids and come in later batches.
+
+    With ``claims`` (a catalog shared by several workers) each batch is claimed: rows
+    other workers hold are skipped, and once this worker has none left it takes the rows
+    whose claims ran out (a killed worker's), whatever their id.
     """
 
-    def __init__(self, catalog: Catalog, outlets: list[str], recheck_mode: str, batch_size: int = 500):
+    def __init__(self, catalog: Catalog, outlets: list[str], recheck_mode: str, batch_size: int = 500,
+                 claims: Claims | None = None):
         self.catalog = catalog
+        self.claims = claims
         self.outlets = outlets
         self.recheck_mode = recheck_mode
         self.batch_size = batch_size
@@ -45,21 +52,36 @@ class Frontier:
 
     def next_batch(self) -> list[tuple[dict, str]]:
         """(article row, why it is fetched) pairs; empty when the run is done."""
-        for kind in ("pending", "announced", "recheck"):
-            rows = self._rows(kind)
-            if rows:
-                self._after[kind] = rows[-1]["id"]
-                return [(row, row.get("discovered_via") if kind == "pending" else kind) for row in rows]
+        for lapsed in (False, True) if self.claims else (False,):
+            for kind in FRONTIER_KINDS:
+                rows = self._rows(kind, lapsed)
+                if rows:
+                    if not lapsed:
+                        self._after[kind] = rows[-1]["id"]
+                    return [(row, row.get("discovered_via") if kind == "pending" else kind) for row in rows]
         return []
 
-    def _rows(self, kind: str) -> list[dict]:
-        after, size = self._after[kind], self.batch_size
-        if kind == "pending":
-            return self.catalog.pending_articles(self.outlets, after, size)
-        if kind == "announced":
-            return self.catalog.announced_articles(self.outlets, after, size)
-        if self.recheck_mode == "none":
-            return []
+    def held_by_others(self) -> int:
+        """How many articles this run would fetch are claimed by other workers now (0
+        without claims): once their claims end or run out, there may be more to do."""
+        if not self.claims:
+            return 0
+        return sum(self.claims.held_by_others(query) for query in map(self._query, self._kinds(), [None] * 3))
+
+    def _kinds(self) -> list[str]:
+        return [kind for kind in FRONTIER_KINDS if kind != "recheck" or self.recheck_mode != "none"]
+
+    def _query(self, kind: str, after: int | None):
         everything = self.recheck_mode == "all"
         now = self.run_started if everything else utc_now()
-        return self.catalog.due_articles(self.outlets, now, after, size, everything)
+        return frontier_query(kind, self.outlets, after, now, everything)
+
+    def _rows(self, kind: str, lapsed: bool = False) -> list[dict]:
+        if kind not in self._kinds():
+            return []
+        if lapsed:
+            return self.claims.lapsed(self._query(kind, None), self.batch_size)
+        query = self._query(kind, self._after[kind])
+        if self.claims:
+            return self.claims.claim(query, self.batch_size)
+        return self.catalog.frontier_batch(query, self.batch_size)

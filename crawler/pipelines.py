@@ -6,12 +6,14 @@ import os
 import time
 from concurrent.futures import Executor, Future
 
+from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
 from sqlalchemy.exc import SQLAlchemyError
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer, reactor
 
 from archive.store.catalog import Catalog, catalog_url_for
+from archive.store.claims import RELEASED
 from archive.store.recheck import RecheckPolicy
 from archive.store.textstore import NewVersion, TextStore
 from archive.store.urls import canonicalize_url
@@ -85,6 +87,9 @@ class ArchivePipeline:
         workers = settings.getint("EXTRACT_WORKERS", os.cpu_count() or 1)
         pipeline = cls(crawler, catalog, store, workers)
         crawler.signals.connect(pipeline.start_workers, signal=articles_discovered)
+        # a worker of a shared catalog waiting for its peers must not keep its unchanged
+        # checks (and so its claims on them) to itself
+        crawler.signals.connect(pipeline._flush_unchanged, signal=signals.spider_idle)
         return pipeline
 
     def open_spider(self) -> None:
@@ -112,8 +117,12 @@ class ArchivePipeline:
         body = item.pop("body", b"")  # pages stay out of item logs and of memory beyond this call
         try:
             return await self._archive(item, body)
+        except DropItem:
+            self.crawler.spider.release_claim(item["article_url"])
+            raise
         except (OSError, SQLAlchemyError) as exc:
             # the text file or the catalog cannot be written; a full disk stops the crawl
+            self.crawler.spider.release_claim(item["article_url"])
             kind = stop_if_cannot_write(self.crawler, exc) or "archive_write"
             self.stats.inc_value(stat_key(item["outlet"], "errors", kind))
             logger.error("outlet %s: cannot archive %s: %s", item["outlet"], item["url"], error_line(exc))
@@ -228,6 +237,7 @@ class ArchivePipeline:
     def _gone(self, item: dict) -> dict:
         outlet = item["outlet"]
         if self.catalog.record_gone(item["article_url"], item["status"]):
+            self.crawler.spider.release_claim(item["article_url"])
             self.stats.inc_value(stat_key(outlet, "gone"))
             logger.warning("outlet %s: archived article %s is gone (HTTP %d)", outlet, item["url"], item["status"])
             return _summary(item, "gone")
@@ -236,9 +246,10 @@ class ArchivePipeline:
                        item["status"], "not found" if item["status"] == 404 else "gone")
         raise _Dropped(f"HTTP {item['status']} for {item['url']}")
 
-    @staticmethod
-    def _check_fields(item: dict) -> dict:
+    def _check_fields(self, item: dict) -> dict:
         fields = {"last_checked": item["fetched_at"], "last_status": item["status"], "fetch_url": item["url"]}
+        if self.catalog.shared:  # the check written ends this worker's claim on the article
+            fields.update(RELEASED)
         if item["status"] != 304:
             fields.update(etag=item.get("etag"), last_modified=item.get("last_modified"))
         warc = item.get("warc")

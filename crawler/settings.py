@@ -25,6 +25,7 @@ RECHECK = _env("RECHECK", "due")               # due | all | none
 DISCOVERY = True                               # read feeds, sitemaps, sections (off: re-checks only)
 FOLLOW_ARTICLE_LINKS = True                    # follow links between articles (depth 1)
 LOCK_WAIT = 0                                  # seconds to wait for another run's lock
+CLAIM_LEASE = 120                              # shared catalog: seconds a dead worker's claims last
 
 # -- archive output --------------------------------------------------------------------
 WARC_PREFIX = "NEWSARCHIVE"

@@ -50,8 +50,8 @@ def test_extraction_workers_do_not_load_the_catalog():
     assert loaded.strip() == "[]"
 
 
-def _store(tmp_path):
-    catalog = Catalog(catalog_url_for(str(tmp_path)))
+def _store(tmp_path, catalog_url):
+    catalog = Catalog(catalog_url)  # SQLite, then PostgreSQL (the catalog_url fixture)
     return catalog, TextStore(tmp_path, catalog)
 
 
@@ -61,8 +61,8 @@ def _version(store, url, text, when="2026-01-01T00:00:00Z"):
     return store.add_version("o", url, text, fields, check, RecheckPolicy())
 
 
-def test_versions_sequence_and_unchanged_text(tmp_path):
-    catalog, store = _store(tmp_path)
+def test_versions_sequence_and_unchanged_text(tmp_path, catalog_url):
+    catalog, store = _store(tmp_path, catalog_url)
     first = _version(store, "http://x.example/1", b"A\n\nbody\n")
     second = _version(store, "http://x.example/2", b"B\n\nbody\n")
     assert (first["seq"], second["seq"]) == (0, 1)
@@ -81,8 +81,8 @@ def _new(url, text, when="2026-01-01T00:00:00Z", **fields):
                       RecheckPolicy())
 
 
-def test_a_batch_of_versions_in_one_transaction(tmp_path):
-    catalog, store = _store(tmp_path)
+def test_a_batch_of_versions_in_one_transaction(tmp_path, catalog_url):
+    catalog, store = _store(tmp_path, catalog_url)
     same = b"Wire story\n\nthe same text on two articles\n"
     rows = store.add_versions([
         _new("http://x.example/1", same),
@@ -102,8 +102,8 @@ def test_a_batch_of_versions_in_one_transaction(tmp_path):
     assert not list((tmp_path / "text" / ".tmp").iterdir())
 
 
-def test_a_failing_batch_writes_nothing(tmp_path):
-    catalog, store = _store(tmp_path)
+def test_a_failing_batch_writes_nothing(tmp_path, catalog_url):
+    catalog, store = _store(tmp_path, catalog_url)
     with pytest.raises(ValueError, match="no_such_column"):
         store.add_versions([_new("http://x.example/1", b"A\n\nbody\n"),
                             _new("http://x.example/2", b"B\n\nbody\n", no_such_column=1)])
@@ -113,8 +113,8 @@ def test_a_failing_batch_writes_nothing(tmp_path):
     assert store.add_versions([_new("http://x.example/1", b"A\n\nbody\n")])[0]["seq"] == 0
 
 
-def test_recover_pending_finishes_or_discards(tmp_path):
-    catalog, store = _store(tmp_path)
+def test_recover_pending_finishes_or_discards(tmp_path, catalog_url):
+    catalog, store = _store(tmp_path, catalog_url)
     row = _version(store, "http://x.example/1", b"A\n\nbody\n")
     final = tmp_path / row["file"]
     # a crash after the commit but before the rename
@@ -132,10 +132,10 @@ def test_recheck_policy_backs_off_and_stops():
     assert policy.schedule("2026-01-01T00:00:00Z", 1, False, "2026-01-02T00:00:00Z") == (1, None)
 
 
-def test_announcement_in_the_second_of_the_last_check_makes_the_article_due(tmp_path):
+def test_announcement_in_the_second_of_the_last_check_makes_the_article_due(tmp_path, catalog_url):
     """Listings and checks have one-second resolution: an edit announced for the second of
     the last check may have come after it, so it must be fetched (found flaky in CI)."""
-    catalog, store = _store(tmp_path)
+    catalog, store = _store(tmp_path, catalog_url)
     url = "http://x.example/1"
     catalog.register_discovered("o", [(url, "2026-01-01T00:00:00Z")], "feed", "http://x.example/feed")
     _version(store, url, b"A\n\nbody\n", when="2026-01-01T00:00:05Z")
@@ -149,8 +149,8 @@ def test_announcement_in_the_second_of_the_last_check_makes_the_article_due(tmp_
     assert catalog.due_articles(["o"], "2026-01-02T00:00:00Z", everything=True) == []
 
 
-def test_unchanged_checks_recorded_in_one_batch(tmp_path):
-    catalog, store = _store(tmp_path)
+def test_unchanged_checks_recorded_in_one_batch(tmp_path, catalog_url):
+    catalog, store = _store(tmp_path, catalog_url)
     urls = [f"http://x.example/{n}" for n in range(3)]
     for url in urls:
         _version(store, url, f"{url}\n\nbody\n".encode())

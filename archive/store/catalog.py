@@ -11,6 +11,10 @@ Tables:
   for conditional requests (an unchanged listing is not read again).
 - ``notes``: small facts about the archive itself, by name (what the manifest last held).
 
+On PostgreSQL (a catalog shared by several crawl processes) ``seq`` comes from the database
+sequence ``versions_seq``, and workers claim the articles they fetch (``articles.claimed_by``
+and ``claimed_until``, see :mod:`archive.store.claims`).
+
 Only this module knows the schema; everything else calls its methods.
 """
 from __future__ import annotations
@@ -20,11 +24,12 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from sqlalchemy import (
-    Column, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
-    and_, bindparam, create_engine, event, func, insert, not_, or_, select, update,
+    Column, ForeignKey, Index, Integer, MetaData, Sequence, String, Table, Text, UniqueConstraint,
+    and_, bindparam, create_engine, event, func, insert, inspect, not_, or_, select, text, update,
 )
 from sqlalchemy.engine import Connection, Engine
 
+from .conflicts import retry_on_conflict
 from .timefmt import utc_now
 
 metadata = MetaData()
@@ -56,10 +61,15 @@ articles = Table(
     Column("announced", String),                     # newest update time a feed/sitemap announced
     Column("state", String, nullable=False, default="active"),  # active | alias | gone | moved
     Column("alias_of", Text),                        # canonical URL this URL turned out to be
+    Column("claimed_by", String),                    # worker fetching it now (shared catalog)
+    Column("claimed_until", String),                 # end of that worker's lease
     UniqueConstraint("url", name="uq_articles_url"),
 )
 Index("ix_articles_due", articles.c.state, articles.c.next_check)
 Index("ix_articles_outlet", articles.c.outlet)
+Index("ix_articles_claimed_by", articles.c.claimed_by)
+# NNN of the text files on a database with sequences (PostgreSQL); SQLite takes MAX(seq) + 1
+versions_seq = Sequence("versions_seq", start=0, minvalue=0, metadata=metadata)
 
 versions = Table(
     "versions", metadata,
@@ -91,6 +101,9 @@ versions = Table(
     Column("payload_digest", String),
     Column("discovered_via", String),
     Column("links", Text),                           # JSON list of the article's outbound links
+    # one version n+1 per article: two writers that both found a new text in the same
+    # version n cannot both archive it (the loser tries again, and then finds its text is
+    # the latest already, or follows it as n+2)
     UniqueConstraint("article_id", "version", name="uq_versions_article_version"),
     UniqueConstraint("file", name="uq_versions_file"),
 )
@@ -195,6 +208,35 @@ def _in_period(query, column, since: str | None, until: str | None):
     return query
 
 
+FRONTIER_KINDS = ("pending", "announced", "recheck")
+
+
+def frontier_query(kind: str, outlets: list[str], after_id: int | None = 0, now: str | None = None,
+                   everything: bool = False):
+    """The article rows the frontier hands out as ``kind`` (see crawler/frontier.py), with
+    ids above ``after_id`` (None: any):
+
+    - ``pending``: active, discovered but never archived;
+    - ``announced``: archived, and a feed or sitemap announced an update since the last check;
+    - ``recheck``: archived and due at ``now`` (``everything``: not checked since ``now``),
+      except the announced ones (checked as such, first: not twice, even before their
+      check is written).
+    """
+    query = select(articles).where(articles.c.state == "active", articles.c.outlet.in_(outlets))
+    if after_id is not None:
+        query = query.where(articles.c.id > after_id)
+    if kind == "pending":
+        return query.where(articles.c.latest_version == 0)
+    query = query.where(articles.c.latest_version > 0)
+    if kind == "announced":
+        return query.where(_ANNOUNCED_DUE)
+    if everything:
+        query = query.where((articles.c.last_checked.is_(None)) | (articles.c.last_checked < now))
+    else:
+        query = query.where(articles.c.next_check.is_not(None), articles.c.next_check <= now)
+    return query.where(not_(_ANNOUNCED_DUE))
+
+
 MANIFEST_COLUMNS = [
     "file", "url", "outlet", "version", "sha256", "fetched_at", "title", "published",
     "warc_file", "warc_offset", "seq", "canonical_url", "authors", "modified", "language",
@@ -215,16 +257,20 @@ class Registration:
 
 class VersionBatch:
     """New versions and checks of some articles, sent to the catalog in one go (see
-    :meth:`Catalog.version_batch`): one read of the articles' states, one query for the next
-    sequence number, one insert of all version rows, one update per article (statements cost
-    SQLAlchemy more CPU than SQLite). A batch may hold an article more than once: each step
-    sees the state the earlier ones left."""
+    :meth:`Catalog.version_batch`): one read of the articles' states, one query for the
+    batch's sequence numbers, one insert of all version rows, one update per article
+    (statements cost SQLAlchemy more CPU than SQLite). A batch may hold an article more
+    than once: each step sees the state the earlier ones left.
+
+    Sequence numbers are allocated by :meth:`write`, once the whole batch is built: until
+    then a row's ``seq`` (and the ``previous_seq``/``latest_seq`` that refer to it) is a
+    negative stand-in, and its ``file`` is None."""
 
     def __init__(self, conn: Connection, states: dict[str, dict[str, Any]]):
         self.conn = conn
         self.states = states
-        self.seq = conn.execute(_NEXT_SEQ).scalar()
         self.rows: list[dict[str, Any]] = []
+        self.file_names: list = []
         self.article_updates: dict[int, dict[str, Any]] = {}
 
     def state(self, url: str) -> dict[str, Any]:
@@ -241,26 +287,53 @@ class VersionBatch:
     def add_version(self, url: str, make_file_name, fields: dict[str, Any],
                     article_fields: dict[str, Any] | None = None) -> dict:
         """The next version of the article ``url``: ``make_file_name(seq)`` gives its text
-        file's path; ``article_fields`` are set on the article too. Returns the version row."""
+        file's path; ``article_fields`` are set on the article too. Returns the version row
+        (its ``seq`` and ``file`` are filled in by :meth:`write`)."""
         state = self.states[url]
-        seq, self.seq = self.seq, self.seq + 1
+        stand_in = -1 - len(self.rows)
         version = (state["latest_version"] or 0) + 1
-        row = _checked({"reason": "new" if version == 1 else "edit", **fields, "seq": seq, "article_id": state["id"],
-                        "version": version, "previous_seq": state["latest_seq"], "file": make_file_name(seq)},
-                       _VERSION_COLUMNS, "versions")
+        row = _checked({"reason": "new" if version == 1 else "edit", **fields, "seq": stand_in,
+                        "article_id": state["id"], "version": version, "previous_seq": state["latest_seq"],
+                        "file": None}, _VERSION_COLUMNS, "versions")
         self.rows.append(row)
-        self.set_article_fields(url, {**(article_fields or {}), "latest_version": version, "latest_seq": seq,
+        self.file_names.append(make_file_name)
+        self.set_article_fields(url, {**(article_fields or {}), "latest_version": version, "latest_seq": stand_in,
                                       "latest_sha256": row["sha256"]})
         return row
 
     def write(self) -> None:
-        """Send the batch's rows and updates (the caller's transaction commits them)."""
+        """Allocate the sequence numbers, send the batch's rows and updates (the caller's
+        transaction commits them)."""
+        real = dict(zip(range(-1, -1 - len(self.rows), -1), _allocate_seqs(self.conn, len(self.rows))))
+        for row, make_file_name in zip(self.rows, self.file_names):
+            row["seq"] = real[row["seq"]]
+            row["previous_seq"] = real.get(row["previous_seq"], row["previous_seq"])
+            row["file"] = make_file_name(row["seq"])
+        for values in (*self.article_updates.values(), *self.states.values()):
+            if values.get("latest_seq") in real:
+                values["latest_seq"] = real[values["latest_seq"]]
         for rows in _grouped_by_columns(self.rows):
             self.conn.execute(_INSERT_VERSION, rows)
-        updates = [{**values, "_article_id": article_id} for article_id, values in self.article_updates.items()]
+        # in id order: two transactions updating the same articles then wait for each other
+        # instead of deadlocking
+        updates = [{**values, "_article_id": article_id} for article_id, values in sorted(self.article_updates.items())]
         for rows in _grouped_by_columns(updates):
             self.conn.execute(_UPDATE_ARTICLE, rows)
-        self.rows, self.article_updates = [], {}
+        self.rows, self.file_names, self.article_updates = [], [], {}
+
+
+def _allocate_seqs(conn: Connection, count: int) -> list[int]:
+    """``count`` new sequence numbers, ascending: from ``versions_seq`` where the database
+    has sequences (unique however many processes write; a rolled-back batch leaves a gap),
+    else MAX(seq) + 1 onwards (unique through ``versions``' primary key: a writer that loses
+    the race gets an IntegrityError and tries again)."""
+    if not count:
+        return []
+    if conn.dialect.supports_sequences:
+        return sorted(conn.execute(select(versions_seq.next_value())
+                                   .select_from(func.generate_series(1, count))).scalars())
+    first = conn.execute(_NEXT_SEQ).scalar()
+    return list(range(first, first + count))
 
 
 def _grouped_by_columns(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -276,6 +349,20 @@ def catalog_url_for(archive_dir: str) -> str:
     return f"sqlite:///{archive_dir}/catalog.sqlite"
 
 
+def catalog_is_shared(url: str) -> bool:
+    """Whether the catalog at ``url`` is a database server several crawl processes share
+    (anything but SQLite): they then claim what they fetch and lock only themselves."""
+    return not url.startswith("sqlite")
+
+
+def engine_url(url: str) -> str:
+    """``url`` with its SQLAlchemy driver: ``postgresql://`` (and ``postgres://``) mean psycopg 3."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    return url
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -285,16 +372,50 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+SCHEMA_LOCK = 0x6E657773  # PostgreSQL advisory lock key: one process creates or migrates the schema at a time
+
+
+def _create_schema(engine: Engine) -> None:
+    """Create missing tables, indexes and sequences, and add missing columns, in one
+    transaction (on PostgreSQL under an advisory lock: workers start together)."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK)))
+        metadata.create_all(conn)
+        _add_missing_columns(conn)
+        if conn.dialect.supports_sequences:
+            # after a copy of older rows, say: the sequence starts above every seq in use
+            conn.execute(text("SELECT setval('versions_seq', m) FROM (SELECT max(seq) AS m FROM versions) AS top "
+                              "WHERE m IS NOT NULL AND m >= (SELECT CASE WHEN is_called THEN last_value "
+                              "ELSE last_value - 1 END FROM versions_seq)"))
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """Columns (nullable, without default) and indexes added to the schema since an
+    existing catalog was created (``create_all`` only creates whole tables)."""
+    inspector = inspect(conn)
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present and column.nullable and column.default is None:
+                conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} "
+                                  f"{column.type.compile(conn.dialect)}"))
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+
+
 class Catalog:
     """Thin access layer over the catalog database."""
 
     def __init__(self, url: str, *, create: bool = True):
         self.url = url
-        self.engine: Engine = create_engine(url, future=True)
+        self.shared = catalog_is_shared(url)
+        options = {"pool_pre_ping": True} if self.shared else {}
+        self.engine: Engine = create_engine(engine_url(url), future=True, **options)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         if create:
-            metadata.create_all(self.engine)
+            _create_schema(self.engine)
 
     def close(self) -> None:
         """Release the database connections."""
@@ -362,6 +483,7 @@ class Catalog:
             query = query.where(articles.c.outlet == outlet)
         yield from self._stream(query)
 
+    @retry_on_conflict
     def register_discovered(self, outlet: str, listed: list[tuple[str, str | None]], via: str,
                             source_url: str) -> "Registration":
         """Record article links found in a listing, in one transaction.
@@ -407,6 +529,7 @@ class Catalog:
         step, next_check = policy.schedule(state["first_seen"], state["recheck_step"], changed, now)
         return {**fields, "recheck_step": step, "next_check": next_check}
 
+    @retry_on_conflict
     def record_unchanged(self, checks: list[tuple[str, Any, dict[str, Any]]]) -> int:
         """Checks that found no change (304, identical payload), in one transaction.
 
@@ -422,7 +545,7 @@ class Catalog:
                 if state is not None:
                     values = _checked(self.check_fields(state, False, policy, fields), _ARTICLE_COLUMNS, "articles")
                     updates.append({**values, "_article_id": state["id"]})
-            for rows in _grouped_by_columns(updates):
+            for rows in _grouped_by_columns(sorted(updates, key=lambda values: values["_article_id"])):
                 conn.execute(_UPDATE_ARTICLE, rows)
         return len(updates)
 
@@ -441,9 +564,7 @@ class Catalog:
 
     def pending_articles(self, outlets: list[str], after_id: int = 0, limit: int = 500) -> list[dict]:
         """Next batch of active articles discovered but never archived, in id order."""
-        query = select(articles).where(articles.c.state == "active", articles.c.latest_version == 0,
-                                       articles.c.outlet.in_(outlets), articles.c.id > after_id)
-        return self._batch(query, limit)
+        return self._batch(frontier_query("pending", outlets, after_id), limit)
 
     def mark_alias(self, url: str, canonical_url: str) -> None:
         """Record that article URL ``url`` is another address of ``canonical_url``."""
@@ -462,24 +583,18 @@ class Catalog:
 
         With ``everything``, every archived active article not yet checked since ``now``.
         """
-        query = select(articles).where(articles.c.state == "active", articles.c.latest_version > 0,
-                                       articles.c.outlet.in_(outlets), articles.c.id > after_id)
-        if everything:
-            query = query.where((articles.c.last_checked.is_(None)) | (articles.c.last_checked < now))
-        else:
-            query = query.where(articles.c.next_check.is_not(None), articles.c.next_check <= now)
-        # announced ones are checked as such, first (see announced_articles): not twice, even
-        # before their check is written
-        return self._batch(query.where(not_(_ANNOUNCED_DUE)), limit)
+        return self._batch(frontier_query("recheck", outlets, after_id, now, everything), limit)
 
     def announced_articles(self, outlets: list[str], after_id: int = 0, limit: int = 500) -> list[dict]:
         """Next batch of archived articles whose feed or sitemap announced an update since their last check."""
-        query = select(articles).where(articles.c.state == "active", articles.c.latest_version > 0,
-                                       articles.c.outlet.in_(outlets), articles.c.id > after_id,
-                                       _ANNOUNCED_DUE)
+        return self._batch(frontier_query("announced", outlets, after_id), limit)
+
+    def frontier_batch(self, query, limit: int) -> list[dict]:
+        """Up to ``limit`` rows of ``query`` (see :func:`frontier_query`), in id order."""
         return self._batch(query, limit)
 
     def _batch(self, query, limit: int) -> list[dict]:
+        """Up to ``limit`` rows of ``query`` (articles), in id order."""
         with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(articles.c.id).limit(limit)).mappings().all()
         return [dict(row) for row in rows]
@@ -676,6 +791,7 @@ class Catalog:
             row = conn.execute(select(listings).where(listings.c.url == url)).mappings().first()
         return dict(row) if row else None
 
+    @retry_on_conflict
     def record_listing(self, url: str, outlet: str, kind: str, fields: dict[str, Any]) -> None:
         """Note that listing ``url`` was read and its links recorded (``fields``: validators,
         ``last_read``, and the capture columns when this copy was captured in full)."""
@@ -702,6 +818,7 @@ class Catalog:
             value = conn.execute(select(notes.c.value).where(notes.c.name == name)).scalar()
         return None if value is None else json.loads(value)
 
+    @retry_on_conflict
     def save_note(self, name: str, value: Any) -> None:
         """Save a JSON-serialisable ``value`` under ``name`` (replacing any earlier one)."""
         with self.engine.begin() as conn:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from .catalog import MANIFEST_COLUMNS, Catalog
+from .lock import owner_of_temporary, worker_id
 
 MANIFEST_NAME = "manifest.csv"
 WRITTEN_NOTE = "manifest_written"  # the catalog's versions mark and the file's size and mtime
@@ -23,7 +24,7 @@ def write_manifest(archive_dir: str | os.PathLike, catalog: Catalog) -> Path:
     mark = catalog.versions_mark()
     if catalog.note(WRITTEN_NOTE) == {**mark, **_file_mark(path)}:
         return path
-    tmp = path.with_name(f".{MANIFEST_NAME}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{MANIFEST_NAME}.{worker_id()}.tmp")
     try:
         with open(tmp, "w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS, extrasaction="ignore")
@@ -48,9 +49,11 @@ def _file_mark(path: Path) -> dict:
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def remove_stale_manifests(archive_dir: str | os.PathLike) -> int:
-    """Delete the temporary manifests of runs that were killed while writing one."""
-    stale = list(Path(archive_dir).glob(f".{MANIFEST_NAME}.*.tmp"))
+def remove_stale_manifests(archive_dir: str | os.PathLike, live_workers: frozenset[str] = frozenset()) -> int:
+    """Delete the temporary manifests of runs that were killed while writing one (not
+    those of ``live_workers``)."""
+    stale = [tmp for tmp in Path(archive_dir).glob(f".{MANIFEST_NAME}.*.tmp")
+             if owner_of_temporary(tmp.name.removeprefix(f".{MANIFEST_NAME}")) not in live_workers]
     for tmp in stale:
         tmp.unlink(missing_ok=True)
     return len(stale)

@@ -1,7 +1,7 @@
 """Text files of article versions: ``text/NNN_<hash>.txt``, written once, atomically.
 
 Write order, so that a crash at any point leaves catalog and files consistent:
-1. the bytes go to ``text/.tmp/<sha256>.<pid>.<n>.tmp``;
+1. the bytes go to ``text/.tmp/<sha256>.<host>-<pid>.<n>.tmp``;
 2. one catalog transaction allocates the sequence number and inserts the version row
    (or the rows of a batch of versions);
 3. the temporary file is renamed to its final name.
@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from .catalog import Catalog
+from .conflicts import is_conflict
+from .lock import owner_of_temporary, worker_id
 from .textfile import sha256_hex, text_file_name
 
 logger = logging.getLogger(__name__)
@@ -74,10 +76,11 @@ class TextStore:
                     batch = self.catalog.version_batch(conn, [(version.outlet, version.url) for version in versions])
                     rows = [self._add_in(batch, version, index, tmp_paths) for index, version in enumerate(versions)]
                     batch.write()
-            except IntegrityError:
-                # Another writer took the same sequence number first: allocate again.
+            except DBAPIError as exc:
+                # Another writer took the same sequence number (SQLite) or archived the same
+                # version of an article first, or PostgreSQL broke a deadlock: try again
                 _discard(tmp_paths)
-                if attempt == SEQ_RETRIES - 1:
+                if attempt == SEQ_RETRIES - 1 or not is_conflict(exc):
                     raise
                 continue
             except BaseException:
@@ -98,7 +101,7 @@ class TextStore:
         if not changed:
             batch.set_article_fields(version.url, checked)
             return None
-        tmp_path = self.tmp_dir / f"{sha}.{os.getpid()}.{index}.tmp"
+        tmp_path = self.tmp_dir / f"{sha}.{worker_id()}.{index}.tmp"
         self._write_tmp(tmp_path, version.data)
         tmp_paths.append(tmp_path)
         return batch.add_version(version.url, lambda seq: f"{TEXT_DIR}/{text_file_name(seq, version.data)}",
@@ -121,14 +124,18 @@ def _discard(paths: list[Path]) -> None:
         path.unlink(missing_ok=True)
 
 
-def recover_pending(archive_dir: str | os.PathLike, catalog: Catalog) -> dict[str, int]:
-    """Finish renames a crash interrupted and drop uncommitted temporary files."""
+def recover_pending(archive_dir: str | os.PathLike, catalog: Catalog,
+                    live_workers: frozenset[str] = frozenset()) -> dict[str, int]:
+    """Finish renames a crash interrupted and drop uncommitted temporary files, but those
+    of ``live_workers`` (crawl processes still writing into a shared archive directory)."""
     tmp_dir = Path(archive_dir) / TEXT_DIR / TMP_DIR
     report = {"completed": 0, "discarded": 0}
     if not tmp_dir.is_dir():
         return report
     for tmp in sorted(tmp_dir.glob("*.tmp")):
-        sha = tmp.name.split(".", 1)[0]
+        sha, owner = tmp.name.split(".", 1)[0], owner_of_temporary(tmp.name)
+        if owner in live_workers:
+            continue
         target = _committed_file_for(catalog, sha, Path(archive_dir))
         if target is not None and not target.exists():
             os.replace(tmp, target)

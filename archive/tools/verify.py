@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from ..store.catalog import Catalog
-from ..store.lock import ARCHIVE_LOCK_FILE, lock_held
+from ..store.lock import archive_in_use
 from ..store.textfile import parse_text_file_name
 from ..store.textstore import TEXT_DIR, TMP_DIR
 from ..warc.reader import WarcReadError, parse_record, read_member
@@ -76,7 +76,7 @@ def verify_archive(archive_dir: str | os.PathLike, catalog: Catalog, quick: bool
     """Run every check; ``emit`` receives each problem line as it is found."""
     archive_dir = Path(archive_dir)
     report = VerifyReport()
-    running = lock_held(archive_dir / ARCHIVE_LOCK_FILE)  # a crawl or an in-place re-extraction
+    running = archive_in_use(archive_dir)  # a crawl (or its workers) or an in-place re-extraction
     stream = progress_stream or sys.stderr
 
     def problem(kind: str, message: str) -> None:

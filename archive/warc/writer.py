@@ -420,8 +420,10 @@ def complete_members_end(path: str | os.PathLike, chunk_size: int = 1 << 20) -> 
     return good_end
 
 
-def repair_open_files(archive_dir: str | os.PathLike) -> list[tuple[str, int, int]]:
-    """Cut every WARC left open by a killed writer after its last complete record.
+def repair_open_files(archive_dir: str | os.PathLike,
+                      live_writers: frozenset[str] = frozenset()) -> list[tuple[str, int, int]]:
+    """Cut every WARC left open by a killed writer after its last complete record; files
+    of ``live_writers`` (``<host>-<pid>``, the end of their names) are being written.
 
     Returns (file, old size, new size) for each file repaired.
     """
@@ -431,6 +433,8 @@ def repair_open_files(archive_dir: str | os.PathLike) -> list[tuple[str, int, in
         return repaired
     for marker in sorted(warc_dir.glob(f"*{OPEN_MARKER}")):
         path = marker.with_name(marker.name[: -len(OPEN_MARKER)])
+        if any(path.name.endswith(f"-{writer}.warc.gz") for writer in live_writers):
+            continue
         if path.exists():
             size = path.stat().st_size
             end = complete_members_end(path)

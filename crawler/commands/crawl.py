@@ -14,8 +14,8 @@ from pathlib import Path
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
-from archive.store.catalog import Catalog, catalog_url_for
-from archive.store.lock import ArchiveLock, ArchiveLocked
+from archive.store.catalog import Catalog, catalog_is_shared, catalog_url_for
+from archive.store.lock import ArchiveLock, ArchiveLocked, WorkerLock, live_workers
 from archive.store.manifest import remove_stale_manifests
 from archive.store.textstore import recover_pending
 from archive.warc.writer import repair_open_files
@@ -27,7 +27,10 @@ EXIT_CONFIG, EXIT_LOCKED = 2, 4
 
 
 class Command(ScrapyCrawlCommand):
-    """Run a spider; for ``news``: lock the archive, repair it after a crash, then crawl."""
+    """Run a spider; for ``news``: lock the archive, repair it after a crash, then crawl.
+
+    With a shared catalog (PostgreSQL) this process is one of several workers: it locks
+    only itself (see :class:`WorkerLock`) and repairs only what dead workers left."""
 
     def run(self, args: list[str], opts) -> None:
         if len(args) != 1:
@@ -42,13 +45,14 @@ class Command(ScrapyCrawlCommand):
             _prepare_archive_dir(archive_dir)
         except (OutletsFileError, OSError) as exc:
             return self._fail(EXIT_CONFIG, f"error: {exc}")
-        lock = ArchiveLock(archive_dir)
+        catalog_url = settings.get("CATALOG_URL") or catalog_url_for(str(archive_dir))
+        lock = WorkerLock(archive_dir) if catalog_is_shared(catalog_url) else ArchiveLock(archive_dir)
         try:
             lock.acquire(wait_seconds=settings.getfloat("LOCK_WAIT", 0))
         except ArchiveLocked as exc:
             return self._fail(EXIT_LOCKED, f"error: {exc}")
         try:
-            _recover(archive_dir, settings.get("CATALOG_URL") or catalog_url_for(str(archive_dir)))
+            _recover(archive_dir, catalog_url, live_workers(archive_dir))
             crawler = self._create_crawler(args[0])
             self.crawler_process.crawl(crawler, **opts.spargs)
             self.crawler_process.start()
@@ -77,17 +81,18 @@ def _prepare_archive_dir(archive_dir: Path) -> None:
         raise PermissionError(f"archive directory {archive_dir} is not writable")
 
 
-def _recover(archive_dir: Path, catalog_url: str) -> None:
-    """Undo what a killed run left half-done, before anything new is written."""
-    for path, old, new in repair_open_files(archive_dir):
+def _recover(archive_dir: Path, catalog_url: str, live: frozenset[str]) -> None:
+    """Undo what a killed run left half-done, before anything new is written (but what
+    the ``live`` workers, this one included, are writing)."""
+    for path, old, new in repair_open_files(archive_dir, live):
         if old != new:
             logger.warning("WARC %s was torn by a crash: cut from %d to %d bytes", path, old, new)
     catalog = Catalog(catalog_url)
     try:
-        report = recover_pending(archive_dir, catalog)
+        report = recover_pending(archive_dir, catalog, live)
     finally:
         catalog.close()
-    report["stale manifests"] = remove_stale_manifests(archive_dir)
+    report["stale manifests"] = remove_stale_manifests(archive_dir, live)
     if any(report.values()):
         logger.warning("after a crash: %(completed)d text files completed, %(discarded)d discarded, "
                        "%(stale manifests)d half-written manifests removed", report)

@@ -22,12 +22,15 @@ from scrapy.exceptions import (
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from sqlalchemy.exc import SQLAlchemyError
+from twisted.internet import task
 from twisted.internet.error import (
     ConnectError, ConnectionLost, ConnectionRefusedError, DNSLookupError, TCPTimedOutError,
     TimeoutError as TwistedTimeoutError,
 )
 
 from archive.store.catalog import Catalog, catalog_url_for
+from archive.store.claims import Claims
+from archive.store.lock import worker_id
 from archive.store.timefmt import utc_now
 from archive.store.urls import canonicalize_url, origin
 from crawler.discovery import Anchor, ListingError, iter_page_links, next_page_urls, parse_feed, parse_sitemap
@@ -91,7 +94,12 @@ class NewsSpider(scrapy.Spider):
     Arguments: ``-a outlet=NAME`` crawls one outlet. Settings: OUTLETS_FILE, ARCHIVE_DIR,
     CATALOG_URL, RECHECK (due | all | none), DISCOVERY (read listings), CONDITIONAL_LISTINGS
     (ask for feeds and sitemaps read before conditionally), FOLLOW_ARTICLE_LINKS,
-    FRONTIER_BATCH, FRONTIER_LOW_WATER.
+    FRONTIER_BATCH, FRONTIER_LOW_WATER, CLAIM_LEASE (seconds; a shared catalog only).
+
+    On a shared catalog (PostgreSQL) the spider is one of several workers: it claims the
+    batches it fetches (see archive/store/claims.py), renews its claims while it runs, and
+    before it stops waits for the articles other workers still hold: a killed worker's
+    are taken over once their lease has run out.
     """
 
     name = "news"
@@ -112,8 +120,13 @@ class NewsSpider(scrapy.Spider):
         spider.follow_links = settings.getbool("FOLLOW_ARTICLE_LINKS", True)
         spider.discovery = settings.getbool("DISCOVERY", True)
         spider.conditional_listings = settings.getbool("CONDITIONAL_LISTINGS", True)
+        spider.claims = None
+        if spider.catalog.shared:
+            spider.claims = Claims(spider.catalog, worker_id(), settings.getfloat("CLAIM_LEASE", 120))
+            spider.claims_renewal = task.LoopingCall(spider.renew_claims)
+            crawler.signals.connect(spider.start_renewing_claims, signal=signals.spider_opened)
         spider.frontier = Frontier(spider.catalog, list(spider.outlets), recheck_mode,
-                                   settings.getint("FRONTIER_BATCH", 500))
+                                   settings.getint("FRONTIER_BATCH", 500), spider.claims)
         # the next batch is handed out when this few articles are left unanswered, not when
         # the crawl has run dry: waiting for idle left the extraction workers without pages
         # at the end of every batch
@@ -141,9 +154,36 @@ class NewsSpider(scrapy.Spider):
                 yield self._listing(url, outlet, "section", page_depth=0)
 
     def on_idle(self) -> None:
-        """Everything in flight is done: schedule the next batch the catalog holds."""
+        """Everything in flight is done: schedule the next batch the catalog holds (or, on a
+        shared catalog, wait while other workers hold articles: Scrapy asks again every 5 s)."""
         if self._hand_out_next_batch():
             raise DontCloseSpider
+        held = self.frontier.held_by_others()
+        if held:
+            logger.info("frontier: waiting for %d articles other workers hold (taken over if their lease runs out)",
+                        held)
+            raise DontCloseSpider
+
+    # -- claims (shared catalog) -----------------------------------------------------
+
+    def start_renewing_claims(self) -> None:
+        self.claims_renewal.start(max(self.claims.lease / 3, 0.5), now=False)
+
+    def renew_claims(self) -> None:
+        """Extend the lease of this worker's claims (it is alive)."""
+        try:
+            self.claims.renew()
+        except SQLAlchemyError as exc:  # the next renewal may succeed; a lease is several renewals long
+            logger.error("cannot renew this worker's claims: %s", error_line(exc))
+
+    def release_claim(self, article_url: str) -> None:
+        """The article will not be archived by this run (its fetch failed): free it."""
+        if self.claims is None:
+            return
+        try:
+            self.claims.release(article_url)
+        except SQLAlchemyError as exc:  # it is freed when this worker stops, or its lease runs out
+            logger.error("cannot release the claim on %s: %s", article_url, error_line(exc))
 
     def _article_answered(self) -> None:
         """An article request got its answer (or failed)."""
@@ -342,6 +382,7 @@ class NewsSpider(scrapy.Spider):
         if not isinstance(response, TextResponse):  # (hasattr would decode the whole body)
             logger.error("outlet %s: %s is not an HTML page (%s)", outlet.name, response.url, item["content_type"])
             self.crawler.stats.inc_value(stat_key(outlet.name, "errors", "not_html"))
+            self.release_claim(meta["article_url"])
             return []
         item["body"] = response.body
         item["follow_links"] = self.follow_links and meta.get("follow_links", False)
@@ -361,6 +402,7 @@ class NewsSpider(scrapy.Spider):
         counter, kind = error_kind(failure)
         if request.meta.get("kind") == "article":
             self._article_answered()
+            self.release_claim(request.meta["article_url"])
         stats = self.crawler.stats
         stats.inc_value(stat_key(outlet, counter, kind))
         if failure.check(HttpError):
@@ -373,6 +415,13 @@ class NewsSpider(scrapy.Spider):
                          failure.getErrorMessage())
 
     def closed(self, reason: str) -> None:
+        if self.claims is not None:
+            if self.claims_renewal.running:
+                self.claims_renewal.stop()
+            try:
+                self.claims.release_all()
+            except SQLAlchemyError as exc:  # they run out after CLAIM_LEASE
+                logger.error("cannot release this worker's claims: %s", error_line(exc))
         self.catalog.close()
 
 
