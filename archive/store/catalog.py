@@ -199,6 +199,13 @@ def _by_url(conn: Connection, statement, urls: list[str]) -> dict[str, Any]:
     return rows
 
 
+def _one_at_a_time(conn: Connection, key: str) -> None:
+    """On PostgreSQL, wait until no other transaction holding ``key`` runs (released at
+    commit): writers that would insert the same rows take turns instead of colliding."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+
+
 def _in_period(query, column, since: str | None, until: str | None):
     """``query`` limited to ``since <= column < until`` (either bound optional)."""
     if since:
@@ -498,6 +505,7 @@ class Catalog:
         result = Registration([], 0, 0, 0)
         now = utc_now()
         with self.engine.begin() as conn:
+            _one_at_a_time(conn, f"register {outlet}")  # workers reading the same listings
             rows = _by_url(conn, _ROWS_BY_URLS, urls)
             for url in urls:
                 row = rows.get(url)
