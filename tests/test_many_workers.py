@@ -1,0 +1,154 @@
+"""Issue 20: several `scrapy crawl news` workers on one PostgreSQL catalog and one archive.
+
+Real crawl processes over a generated outlet on 127.0.0.1, a real PostgreSQL server (the
+``postgres`` fixture), a shared ``ARCHIVE_DIR``:
+
+- two workers at once: every article fetched and archived exactly once, no sequence
+  number twice, each worker its own WARC files, ``verify`` clean, ``export`` and
+  ``reextract`` work on the merged archive;
+- ``kill -9`` of one worker mid-run: the other finishes, takes over the killed worker's
+  claims once their lease has run out, and a later run repairs what the killed one left.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from archive.store.catalog import Catalog
+from archive.store.lock import HOST
+from tests.conftest import REPO
+from tests.demosite import OutletSite
+from tests.test_crash import kill_crawl, slow_articles, start_crawl, warc_problems
+
+ARTICLES = 120
+# small batches, so that a worker holds few claims at a time and both share the frontier
+WORKER = ("-s", "FRONTIER_BATCH=10", "-s", "FRONTIER_LOW_WATER=6", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=3",
+          "-s", "EXTRACT_WORKERS=1")
+
+
+def _site_and_outlets(served, tmp_path: Path, name: str, seed: int, slow: float):
+    site = OutletSite(name, n_articles=ARTICLES, seed=seed, link_only=False)
+    slow_articles(site, slow)
+    server = served(site)
+    outlets = tmp_path / "outlets.toml"
+    outlets.write_text(server.outlets_toml(sources=("rss", "sitemap")))
+    return site, server, outlets
+
+
+def _archive_cli(catalog_url: str, archive: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "archive", "--archive", str(archive), "--catalog", catalog_url, *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def _writer(warc_file: str) -> str:
+    """``<host>-<pid>`` of the worker that wrote ``warc_file``."""
+    return warc_file.removesuffix(".warc.gz").split("-", 3)[3]
+
+
+def _article_fetches(site: OutletSite) -> Counter:
+    return Counter(r.path for r in site.requests() if r.path.count("/") >= 4 and r.status != 304)
+
+
+def test_two_workers_share_one_archive(tmp_path, served, postgres):
+    site, server, outlets = _site_and_outlets(served, tmp_path, "shared", 31, 0.03)
+    catalog_url = postgres.new_database()
+    archive = tmp_path / "archive"
+    logs = [tmp_path / "w1.log", tmp_path / "w2.log"]
+    procs = [start_crawl(outlets, archive, log, "-s", f"CATALOG_URL={catalog_url}", *WORKER) for log in logs]
+    try:
+        codes = [proc.wait(timeout=240) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                kill_crawl(proc)
+    errors = [log.read_text() for log in logs]
+    assert codes == [0, 0], [e[-2000:] for e in errors]
+    assert not any("Traceback" in e for e in errors), [e[-3000:] for e in errors]
+
+    catalog = Catalog(catalog_url)
+    rows = list(catalog.iter_versions())
+    expected = set(site.article_urls(server.base_url(site)))
+    archived = Counter(row["canonical_url"] for row in rows)
+    assert set(archived) == expected and set(archived.values()) == {1}
+    assert len({row["seq"] for row in rows}) == len(rows) == ARTICLES
+    # each article page was fetched once, by one of the two
+    fetches = _article_fetches(site)
+    assert len(fetches) == ARTICLES and set(fetches.values()) == {1}, fetches.most_common(3)
+    # each worker wrote its own WARC files, and both archived articles
+    pids = {str(proc.pid) for proc in procs}
+    writers = Counter(_writer(row["warc_file"]) for row in rows)
+    assert set(writers) == {f"{HOST}-{pid}" for pid in pids}, writers
+    warc_files = sorted(p.name for p in (archive / "warc").glob("*.warc.gz"))
+    assert {_writer(name) for name in warc_files} == set(writers)
+    assert warc_problems(archive) == []
+    assert all(row["claimed_by"] is None for row in catalog.iter_articles())
+    assert not list((archive / ".workers").glob("*.lock"))
+    catalog.close()
+
+    verify = _archive_cli(catalog_url, archive, "verify")
+    assert verify.returncode == 0, verify.stdout[-2000:] + verify.stderr[-2000:]
+    assert "OK: no problems found" in verify.stdout
+    export = _archive_cli(catalog_url, archive, "export", "--format", "csv")
+    assert export.returncode == 0, export.stderr[-2000:]
+    assert len(list(csv.DictReader(io.StringIO(export.stdout)))) == ARTICLES
+    reextract = _archive_cli(catalog_url, archive, "reextract", "--in-place", "--dry-run", "--workers", "0")
+    assert reextract.returncode == 0, reextract.stdout[-2000:] + reextract.stderr[-2000:]
+    print(f"two workers: archived {dict(writers)}; {len(warc_files)} WARC files")
+
+
+def test_a_killed_workers_claims_are_taken_over(tmp_path, served, postgres):
+    site, server, outlets = _site_and_outlets(served, tmp_path, "killed", 32, 0.1)
+    catalog_url = postgres.new_database()
+    archive = tmp_path / "archive"
+    worker = ("-s", f"CATALOG_URL={catalog_url}", "-s", "CLAIM_LEASE=3", *WORKER)
+    survivor = start_crawl(outlets, archive, tmp_path / "survivor.log", *worker)
+    victim = start_crawl(outlets, archive, tmp_path / "victim.log", *worker)
+    victim_id = f"{HOST}-{victim.pid}"
+    catalog = Catalog(catalog_url)
+    try:
+        deadline = time.monotonic() + 120
+        held: list[str] = []
+        while time.monotonic() < deadline and victim.poll() is None:
+            versions = list(catalog.iter_versions())
+            held = [row["url"] for row in catalog.iter_articles() if row["claimed_by"] == victim_id]
+            if len([v for v in versions if _writer(v["warc_file"]) == victim_id]) >= 5 and held:
+                break
+            time.sleep(0.05)
+        assert victim.poll() is None and held, "the victim never held claims after archiving something"
+        kill_crawl(victim)
+        killed_at = time.monotonic()
+        held = [row["url"] for row in catalog.iter_articles() if row["claimed_by"] == victim_id]
+        code = survivor.wait(timeout=240)
+    finally:
+        for proc in (survivor, victim):
+            if proc.poll() is None:
+                kill_crawl(proc)
+    log = (tmp_path / "survivor.log").read_text()
+    assert code == 0, log[-3000:]
+    assert "waiting for" in log and "other workers hold" in log
+    assert time.monotonic() - killed_at >= 3  # (the survivor waited out the lease)
+
+    rows = list(catalog.iter_versions())
+    by_url = {row["canonical_url"]: row for row in rows}
+    expected = set(site.article_urls(server.base_url(site)))
+    assert set(by_url) == expected and len(rows) == ARTICLES
+    assert len({row["seq"] for row in rows}) == ARTICLES
+    taken_over = [url for url in held if url in by_url and _writer(by_url[url]["warc_file"]) != victim_id]
+    assert taken_over, held
+    assert all(_writer(by_url[url]["warc_file"]) == f"{HOST}-{survivor.pid}" for url in taken_over)
+    assert all(row["claimed_by"] is None for row in catalog.iter_articles())
+    catalog.close()
+
+    # the killed worker's open WARC file: the next worker (it is dead) repairs it
+    assert list((archive / "warc").glob("*.open"))
+    after = start_crawl(outlets, archive, tmp_path / "after.log", *worker, "-s", "RECHECK=none")
+    assert after.wait(timeout=120) == 0, (tmp_path / "after.log").read_text()[-2000:]
+    assert warc_problems(archive) == []
+    verify = _archive_cli(catalog_url, archive, "verify")
+    assert verify.returncode == 0, verify.stdout[-2000:] + verify.stderr[-2000:]
+    print(f"kill -9: the victim held {len(held)} claims; {len(taken_over)} taken over by the survivor")
