@@ -48,6 +48,14 @@ on this archive (or, with ``--once``, a crawl's exit code: 4 = archive locked); 
 
 ``--print-cron`` / ``--print-systemd`` print a crontab line / a systemd unit for this
 installation (paths filled in); README.md shows both.
+
+Many workers (a shared PostgreSQL catalog, ``-s CATALOG_URL=postgresql://...``):
+``--workers N`` starts N crawl processes for every job run, which share the frontier
+through the catalog's claims (each its own log, ``...-w<k>.log``); the job ends when all
+have. On several machines sharing ``ARCHIVE_DIR``, run one scheduler per machine: its job
+store and lock are then per host (``scheduler-<host>.sqlite``, ``.scheduler-<host>.lock``),
+because an APScheduler 3 job store must never be shared between schedulers; runs that
+overlap across machines are safe, since the workers claim what they fetch.
 """
 from __future__ import annotations
 
@@ -66,8 +74,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from archive.store.catalog import Catalog, catalog_url_for
-from archive.store.lock import LockHeld, release_lock, take_lock
+from archive.store.catalog import Catalog, catalog_is_shared, catalog_url_for
+from archive.store.lock import HOST, LockHeld, release_lock, take_lock
 from archive.store.timefmt import format_utc, utc_now
 from crawler.outlets import OutletsFileError, load_outlets, parse_duration
 
@@ -140,37 +148,52 @@ def crawl_command(outlet: str | None, recheck: str, config: dict) -> list[str]:
 def _run_crawl(job_id: str, outlet: str | None, recheck: str, config: dict) -> int:
     argv = crawl_command(outlet, recheck, config)
     log_path = _new_log_path(Path(config["log_dir"]), job_id)
+    workers = int(config.get("workers", 1))
+    log_paths = [log_path] if workers == 1 else [log_path.with_name(f"{log_path.stem}-w{k}.log")
+                                                 for k in range(1, workers + 1)]
     catalog, run_id = _start_record(config, {
         "job": job_id, "outlet": outlet, "recheck": recheck, "argv": argv,
-        "log_file": str(log_path), "scheduler_pid": os.getpid()})
+        "log_file": str(log_paths[0]), "scheduler_pid": os.getpid(),
+        **({"workers": workers, "log_files": [str(path) for path in log_paths]} if workers > 1 else {})})
     started = time.monotonic()
-    interrupted, proc = None, None
+    interrupted, procs, log_files = None, [], []
     try:
-        with open(log_path, "ab", buffering=0) as log_file:
+        env = {**os.environ, "SCRAPY_SETTINGS_MODULE": os.environ.get("SCRAPY_SETTINGS_MODULE",
+                                                                      "crawler.settings")}
+        for path in log_paths:
+            log_file = open(path, "ab", buffering=0)
+            log_files.append(log_file)
             log_file.write(f"# newsarchive scheduler: job {job_id}, started {utc_now()}\n"
                            f"# {shlex.join(argv)}\n".encode())
-            env = {**os.environ, "SCRAPY_SETTINGS_MODULE": os.environ.get("SCRAPY_SETTINGS_MODULE",
-                                                                          "crawler.settings")}
             # own session: a Ctrl-C in the terminal reaches the scheduler only, which then
             # stops the crawl with exactly one SIGINT (a second one forces Scrapy down)
-            proc = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
-                                    stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
-            logger.info("job %s: crawl started (pid %d), log %s", job_id, proc.pid, log_path)
-            exit_code, interrupted = _wait(proc, job_id, float(config.get("stop_timeout", 120)))
-            log_file.write(f"\n# exit code {exit_code}, {utc_now()}"
+            procs.append(subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
+                                          stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True))
+            logger.info("job %s: crawl started (pid %d), log %s", job_id, procs[-1].pid, path)
+        codes, interrupted = _wait_all(procs, job_id, float(config.get("stop_timeout", 120)))
+        for log_file, code in zip(log_files, codes):
+            log_file.write(f"\n# exit code {code}, {utc_now()}"
                            f"{', stopped by the scheduler with ' + interrupted if interrupted else ''}\n".encode())
+        exit_code = next((code for code in codes if code), 0)
     except BaseException:
-        if proc is not None and proc.poll() is None:    # never leave a crawl behind
-            proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            if proc.poll() is None:    # never leave a crawl behind
+                proc.send_signal(signal.SIGINT)
+        for proc in procs:
             try:
                 proc.wait(timeout=float(config.get("stop_timeout", 120)))
             except subprocess.TimeoutExpired:
                 proc.kill()
         _finish_record(catalog, run_id, "failed", EXIT_ERROR, {})
         raise
+    finally:
+        for log_file in log_files:
+            log_file.close()
     seconds = round(time.monotonic() - started, 1)
     crawl = _crawl_run(catalog, run_id) if exit_code not in (EXIT_CONFIG, EXIT_LOCKED) else None
     detail = {"duration_seconds": seconds}
+    if workers > 1:
+        detail["worker_exit_codes"] = codes
     if crawl:
         detail.update(crawl_run_id=crawl["id"], crawl_status=crawl["status"], counts=crawl["counts"])
     if interrupted:
@@ -188,30 +211,36 @@ def _run_crawl(job_id: str, outlet: str | None, recheck: str, config: dict) -> i
     return exit_code
 
 
-def _wait(proc: subprocess.Popen, job_id: str, stop_timeout: float) -> tuple[int, str | None]:
-    """Wait for the crawl; once the scheduler is stopping: SIGINT, then SIGTERM, then SIGKILL."""
+def _wait_all(procs: list[subprocess.Popen], job_id: str, stop_timeout: float) -> tuple[list[int], str | None]:
+    """Wait for the crawls (their exit codes); once the scheduler is stopping: SIGINT, then
+    SIGTERM, then SIGKILL to those still running."""
     sent = None
     while True:
-        try:
-            return proc.wait(timeout=0.2), sent
-        except subprocess.TimeoutExpired:
-            pass
+        codes = [proc.poll() for proc in procs]
+        if None not in codes:
+            return codes, sent
+        time.sleep(0.2)
         if not _runtime.stopping.is_set():
             continue
+        running = [proc for proc in procs if proc.poll() is None]
+        pids = ", ".join(str(proc.pid) for proc in running)
         waited = time.monotonic() - _runtime.stop_requested_at
         if sent is None:
-            logger.info("job %s: %s received: stopping the crawl gracefully (SIGINT to pid %d), "
-                        "waiting up to %ds", job_id, _runtime.stop_signal or "stop", proc.pid, stop_timeout)
+            logger.info("job %s: %s received: stopping the crawl gracefully (SIGINT to pid %s), "
+                        "waiting up to %ds", job_id, _runtime.stop_signal or "stop", pids, stop_timeout)
             sent = "SIGINT"
-            proc.send_signal(signal.SIGINT)
+            for proc in running:
+                proc.send_signal(signal.SIGINT)
         elif sent == "SIGINT" and waited > stop_timeout:
             logger.warning("job %s: crawl still running after %ds: SIGTERM (forced stop)", job_id, stop_timeout)
             sent = "SIGTERM"
-            proc.terminate()
+            for proc in running:
+                proc.terminate()
         elif sent == "SIGTERM" and waited > stop_timeout + KILL_GRACE:
             logger.warning("job %s: crawl still running: SIGKILL (the next crawl repairs the archive)", job_id)
             sent = "SIGKILL"
-            proc.kill()
+            for proc in running:
+                proc.kill()
 
 
 def _new_log_path(log_dir: Path, job_id: str) -> Path:
@@ -364,6 +393,7 @@ def job_config(options: argparse.Namespace) -> dict:
         "crawl_settings": list(options.crawl_setting),
         "stop_timeout": options.stop_timeout,
         "keep_logs": options.keep_logs,
+        **({"workers": options.workers} if options.workers > 1 else {}),
     }
 
 
@@ -381,11 +411,24 @@ def build_scheduler(options: argparse.Namespace):
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     return BlockingScheduler(
-        jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{options.archive_dir / JOBSTORE_FILE}")},
+        jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{jobstore_path(options)}")},
         executors={"default": ThreadPoolExecutor(1)},
         job_defaults=job_defaults(options),
         timezone=timezone.utc,
     )
+
+
+def shared_catalog(options: argparse.Namespace) -> bool:
+    """Whether the crawls write to a catalog several machines share (PostgreSQL)."""
+    return catalog_is_shared(job_config(options)["catalog_url"])
+
+
+def jobstore_path(options: argparse.Namespace) -> Path:
+    """The job store: one per archive, or with a shared catalog one per host (APScheduler 3
+    job stores must never be shared between schedulers)."""
+    if shared_catalog(options):
+        return options.archive_dir / JOBSTORE_FILE.replace(".sqlite", f"-{HOST}.sqlite")
+    return options.archive_dir / JOBSTORE_FILE
 
 
 def job_defaults(options: argparse.Namespace, seconds: int | None = None) -> dict:
@@ -437,7 +480,7 @@ def reconcile(scheduler, options: argparse.Namespace) -> tuple[dict[str, list[st
 def log_schedule(scheduler, options: argparse.Namespace, report: dict[str, list[str]],
                  wanted: list[JobSpec]) -> None:
     logger.info("job store %s: kept %s; added %s; updated %s; removed %s",
-                options.archive_dir / JOBSTORE_FILE, *(", ".join(report[k]) or "none"
+                jobstore_path(options), *(", ".join(report[k]) or "none"
                                                        for k in ("kept", "added", "updated", "removed")))
     specs = {spec.id: spec for spec in wanted}
     for job in sorted(scheduler.get_jobs(), key=lambda j: j.id):
@@ -451,7 +494,7 @@ def serve(options: argparse.Namespace) -> int:
     from apscheduler.events import EVENT_SCHEDULER_STARTED
     from apscheduler.schedulers import SchedulerNotRunningError
 
-    lock_fd = _scheduler_lock(options.archive_dir)
+    lock_fd = _scheduler_lock(options.archive_dir, shared_catalog(options))
     if lock_fd is None:
         return EXIT_LOCKED
     scheduler = build_scheduler(options)
@@ -548,10 +591,12 @@ def run_once(options: argparse.Namespace) -> int:
     return result
 
 
-def _scheduler_lock(archive_dir: Path) -> int | None:
-    """One scheduler per archive: ``flock`` on ``<archive>/.scheduler.lock``; None if held."""
+def _scheduler_lock(archive_dir: Path, per_host: bool = False) -> int | None:
+    """One scheduler per archive (``per_host``: per machine): ``flock`` on
+    ``<archive>/.scheduler.lock`` (``.scheduler-<host>.lock``); None if held."""
     try:
-        return take_lock(archive_dir / SCHEDULER_LOCK_FILE)
+        name = SCHEDULER_LOCK_FILE.replace(".lock", f"-{HOST}.lock") if per_host else SCHEDULER_LOCK_FILE
+        return take_lock(archive_dir / name)
     except LockHeld as exc:
         logger.error("another scheduler runs on archive %s (%s)", archive_dir, exc.holder or "unknown process")
         return None
@@ -603,6 +648,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-s", "--crawl-setting", "--crawl-arg", dest="crawl_setting", type=_crawl_setting,
                         action="append", default=[], metavar="NAME=VALUE",
                         help="extra Scrapy setting for every crawl (repeatable), e.g. -s AUTOTHROTTLE_ENABLED=0")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("NEWSARCHIVE_WORKERS", 1)), metavar="N",
+                        help="crawl processes per job run, sharing the frontier (default 1; more than one needs a "
+                             "shared catalog: -s CATALOG_URL=postgresql://...)")
     parser.add_argument("--once", action="store_true",
                         help="run every job once now, one after the other, and exit (for cron and tests)")
     parser.add_argument("--job", action="append", default=[], metavar="ID",
@@ -673,6 +721,8 @@ WantedBy=multi-user.target
 def _self_command(options: argparse.Namespace, extra: list[str]) -> str:
     argv = [sys.executable, "-m", "crawler.schedule", "--outlets-file", str(options.outlets_file),
             "--archive-dir", str(options.archive_dir), *extra]
+    if options.workers > 1:
+        argv += ["--workers", str(options.workers)]
     for setting in options.crawl_setting:
         argv += ["-s", setting]
     return shlex.join(argv)
@@ -702,6 +752,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if options.job and not options.once:
         parser.error("--job only goes with --once")
+    if options.workers < 1 or (options.workers > 1 and not shared_catalog(options)):
+        parser.error("--workers N: N >= 1, and more than one worker needs a shared catalog "
+                     "(-s CATALOG_URL=postgresql://...)")
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:

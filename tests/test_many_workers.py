@@ -152,3 +152,31 @@ def test_a_killed_workers_claims_are_taken_over(tmp_path, served, postgres):
     verify = _archive_cli(catalog_url, archive, "verify")
     assert verify.returncode == 0, verify.stdout[-2000:] + verify.stderr[-2000:]
     print(f"kill -9: the victim held {len(held)} claims; {len(taken_over)} taken over by the survivor")
+
+
+def test_the_scheduler_starts_two_workers_per_run(tmp_path, served, postgres):
+    site, server, outlets = _site_and_outlets(served, tmp_path, "scheduled", 33, 0.02)
+    catalog_url = postgres.new_database()
+    archive = tmp_path / "archive"
+    settings = [arg for pair in zip(["-s"] * 8, [f"CATALOG_URL={catalog_url}", "AUTOTHROTTLE_ENABLED=0",
+                                                 "PROGRESS_INTERVAL=0", "FRONTIER_BATCH=10", "FRONTIER_LOW_WATER=6",
+                                                 "EXTRACT_WORKERS=1", "RETRY_TIMES=0",
+                                                 "CONCURRENT_REQUESTS_PER_DOMAIN=3"]) for arg in pair]
+    command = [sys.executable, "-m", "crawler.schedule", "--outlets-file", str(outlets), "--archive-dir",
+               str(archive), "--once", "--job", "discover:scheduled", "--workers", "2", *settings]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    logs = sorted((archive / "logs").glob("*-w[12].log"))
+    assert len(logs) == 2 and all("crawl finished" in log.read_text() for log in logs)
+    catalog = Catalog(catalog_url)
+    rows = list(catalog.iter_versions())
+    assert Counter(row["canonical_url"] for row in rows) == Counter(set(site.article_urls(server.base_url(site))))
+    assert len({_writer(row["warc_file"]) for row in rows}) == 2
+    scheduled = [run for run in catalog.list_runs() if run["kind"] == "scheduled"]
+    assert len(scheduled) == 1 and '"worker_exit_codes": [0, 0]' in scheduled[0]["detail"]
+    catalog.close()
+    # more than one worker needs a shared catalog
+    refused = subprocess.run([sys.executable, "-m", "crawler.schedule", "--outlets-file", str(outlets),
+                              "--archive-dir", str(tmp_path / "other"), "--once", "--workers", "2"],
+                             cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "needs a shared catalog" in refused.stderr
