@@ -864,7 +864,8 @@ class Catalog:
 
     def copy_articles(self, rows: list[dict]) -> None:
         """Insert article rows taken from another catalog (ids kept, no version yet)."""
-        keep = {c.name for c in articles.columns} - {"latest_version", "latest_seq", "latest_sha256"}
+        keep = {c.name for c in articles.columns} - {"latest_version", "latest_seq", "latest_sha256",
+                                                     "claimed_by", "claimed_until"}
         with self.engine.begin() as conn:
             conn.execute(insert(articles), [{**{k: v for k, v in row.items() if k in keep},
                                              "latest_version": 0, "latest_seq": None, "latest_sha256": None}

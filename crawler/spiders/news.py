@@ -21,6 +21,7 @@ from scrapy.exceptions import (
 )
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.defer import deferred_from_coro
 from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet import task
 from twisted.internet.error import (
@@ -49,6 +50,7 @@ LISTING_PRIORITY = 10
 # first page would hide the pages after it.
 CONDITIONAL_LISTINGS = ("feed", "sitemap")
 ARTICLE_STATUSES = [304, 404, 410]  # answers the pipeline records (not modified, gone)
+PEER_POLL = 1.0  # seconds between looks at what other workers hold, while waiting for them
 
 
 def stat_key(outlet: str, *parts: str) -> str:
@@ -125,6 +127,7 @@ class NewsSpider(scrapy.Spider):
             spider.claims = Claims(spider.catalog, worker_id(), settings.getfloat("CLAIM_LEASE", 120))
             spider.claims_renewal = task.LoopingCall(spider.renew_claims)
             crawler.signals.connect(spider.start_renewing_claims, signal=signals.spider_opened)
+        spider.peer_watch = task.LoopingCall(spider.watch_peers)
         spider.frontier = Frontier(spider.catalog, list(spider.outlets), recheck_mode,
                                    settings.getint("FRONTIER_BATCH", 500), spider.claims)
         # the next batch is handed out when this few articles are left unanswered, not when
@@ -155,14 +158,25 @@ class NewsSpider(scrapy.Spider):
 
     def on_idle(self) -> None:
         """Everything in flight is done: schedule the next batch the catalog holds (or, on a
-        shared catalog, wait while other workers hold articles: Scrapy asks again every 5 s)."""
+        shared catalog, wait while other workers hold articles)."""
         if self._hand_out_next_batch():
             raise DontCloseSpider
         held = self.frontier.held_by_others()
         if held:
-            logger.info("frontier: waiting for %d articles other workers hold (taken over if their lease runs out)",
-                        held)
+            if not self.peer_watch.running:
+                logger.info("frontier: waiting for %d articles other workers hold (taken over if their "
+                            "lease runs out)", held)
+                self.peer_watch.start(PEER_POLL, now=False)
             raise DontCloseSpider
+
+    def watch_peers(self) -> None:
+        """While this worker waits (Scrapy itself looks again only every 5 s): fetch what
+        other workers let lapse or registered, and stop as soon as they hold nothing more."""
+        if self._hand_out_next_batch():
+            self.peer_watch.stop()
+        elif not self.frontier.held_by_others() and self.crawler.engine.spider_is_idle():
+            self.peer_watch.stop()
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="finished"))
 
     # -- claims (shared catalog) -----------------------------------------------------
 
@@ -415,6 +429,8 @@ class NewsSpider(scrapy.Spider):
                          failure.getErrorMessage())
 
     def closed(self, reason: str) -> None:
+        if self.peer_watch.running:
+            self.peer_watch.stop()
         if self.claims is not None:
             if self.claims_renewal.running:
                 self.claims_renewal.stop()

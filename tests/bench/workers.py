@@ -11,7 +11,10 @@ extraction, text files, catalog) into a new archive and a new database:
   between the two workers so both runs use as many processes);
 * ``... pinned``: the same with each worker and its extraction process pinned to a core
   of its own (``taskset``): one core against two, as on two one-core machines (nginx and
-  PostgreSQL are not pinned and take their share of both).
+  PostgreSQL are not pinned and take their share of both);
+* ``latency-bound``: one generated outlet whose article pages take ``--latency`` seconds
+  to answer, crawled with 4 requests per origin per worker (a worker that waits on the
+  network, not on its CPU), by one worker and by two.
 
 Wall time runs from the first worker's start to the last one's end; pages are the
 catalog's version rows; CPU seconds are those of the workers and their extraction
@@ -45,14 +48,14 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def crawl(site: BenchSite, workdir: Path, name: str, catalog_url: str | None, workers: int,
-          pin: bool, log) -> dict:
+def crawl(site, workdir: Path, name: str, catalog_url: str | None, workers: int,
+          pin: bool, log, extra: list[str] = ()) -> dict:
     """One first crawl of ``site`` by ``workers`` processes; its figures."""
     archive = workdir / name.replace(" ", "-").replace(",", "")
     cores = os.cpu_count() or 1
     extract = max(1, cores // workers)
     settings = [*POLITENESS_OFF, "-s", f"OUTLETS_FILE={site.outlets_file}", "-s", f"ARCHIVE_DIR={archive}",
-                "-s", f"EXTRACT_WORKERS={1 if pin else extract}", "-s", "LOG_LEVEL=INFO"]
+                "-s", f"EXTRACT_WORKERS={1 if pin else extract}", "-s", "LOG_LEVEL=INFO", *extra]
     if catalog_url:
         settings += ["-s", f"CATALOG_URL={catalog_url}"]
     cpu_before, started = _children_cpu(), time.perf_counter()
@@ -80,6 +83,29 @@ def crawl(site: BenchSite, workdir: Path, name: str, catalog_url: str | None, wo
         f"CPU {result['cpu_seconds']} s, exit {codes}")
     shutil.rmtree(archive, ignore_errors=True)
     return result
+
+
+def latency_bound(workdir: Path, postgres: PostgresServer, articles: int, latency: float, log) -> list[dict]:
+    """One worker against two on a site that answers each article after ``latency`` s."""
+    from tests.demosite import OutletSite, SiteServer
+    from tests.test_crash import slow_articles
+
+    site = OutletSite("slow", n_articles=articles, seed=5, link_only=False)
+    slow_articles(site, latency)
+    server = SiteServer([site])
+    server.start()
+    results = []
+    try:
+        bench = argparse.Namespace(outlets_file=workdir / "slow-outlets.toml")
+        bench.outlets_file.write_text(server.outlets_toml(sources=("rss", "sitemap")))
+        for workers in (1, 2):
+            results.append(crawl(bench, workdir, f"latency-bound, {workers} worker{'s' * (workers > 1)}",
+                                 postgres.new_database(), workers, False, log,
+                                 ["-s", "CONCURRENT_REQUESTS_PER_DOMAIN=4", "-s", "FRONTIER_BATCH=10",
+                                  "-s", "FRONTIER_LOW_WATER=8"]))
+    finally:
+        server.stop()
+    return results
 
 
 def claim_cost(catalog_url: str, rows: int, batch: int) -> dict:
@@ -112,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bodies", choices=("auto", "real", "generated"), default="auto")
     parser.add_argument("--server", choices=("auto", "nginx", "python"), default="auto")
     parser.add_argument("--skip-pinned", action="store_true", help="only the whole-machine runs")
+    parser.add_argument("--latency", type=float, default=0.2, help="seconds per article of the latency-bound site")
+    parser.add_argument("--latency-articles", type=int, default=400, help="articles of the latency-bound site")
+    parser.add_argument("--only-latency", action="store_true", help="only the latency-bound runs")
     options = parser.parse_args(argv)
 
     def log(message: str) -> None:
@@ -134,13 +163,14 @@ def main(argv: list[str] | None = None) -> int:
             log(f"site: 3 x {options.articles} articles, {site.server}, {site.bodies} bodies; "
                 f"PostgreSQL on 127.0.0.1:{postgres.port}; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
             runs = [("sqlite, 1 worker", False, 1, False), ("postgresql, 1 worker", True, 1, False),
-                    ("postgresql, 2 workers", True, 2, False)]
-            if not options.skip_pinned and shutil.which("taskset"):
+                    ("postgresql, 2 workers", True, 2, False)] if not options.only_latency else []
+            if not options.skip_pinned and not options.only_latency and shutil.which("taskset"):
                 runs += [("postgresql, 1 worker pinned to 1 core", True, 1, True),
                          ("postgresql, 2 workers pinned to a core each", True, 2, True)]
             for name, shared, workers, pin in runs:
                 url = postgres.new_database() if shared else None
                 results.append(crawl(site, workdir, name, url, workers, pin, log))
+            results += latency_bound(workdir, postgres, options.latency_articles, options.latency, log)
             cost = claim_cost(postgres.new_database(), 3 * options.articles, 500)
             log(f"claims: {cost}")
     finally:
