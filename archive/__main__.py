@@ -69,13 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true",
                    help="skip re-hashing texts and reading WARC records/files; check names, existence, leftovers")
 
-    p = command("export", "Export versions, articles or the link graph as CSV or JSON Lines.")
+    p = command("export", "Export versions, articles, events or the link graph as CSV or JSON Lines.")
     p.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="output format (default csv)")
-    p.add_argument("--what", choices=("versions", "articles", "links"), default="versions",
-                   help="versions (manifest columns), articles, or links (source article URL, target URL)")
+    p.add_argument("--what", choices=("versions", "articles", "events", "links"), default="versions",
+                   help="versions (manifest columns and more), articles, events (gone, moved, restored: "
+                        "at,outlet,url,event,detail,version) or links (source article URL, target URL)")
     p.add_argument("--outlet", help="only this outlet")
     p.add_argument("--since", metavar="DATE", help="from this time on (versions/links: fetched_at; articles: "
-                                                   "first_seen); YYYY-MM-DD or ISO 8601, UTC")
+                                                   "first_seen; events: at); YYYY-MM-DD or ISO 8601, UTC")
     p.add_argument("--until", metavar="DATE", help="before this time; a bare date includes that whole day")
     p.add_argument("--latest", action="store_true", help="versions/links: only each article's latest version")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: standard output)")
@@ -219,7 +220,7 @@ def cmd_export(reader: ArchiveReader, args) -> int:
 
     since = normalize_time(args.since) if args.since else None
     until = normalize_time(args.until, end=True) if args.until else None
-    if args.latest and args.what == "articles":
+    if args.latest and args.what in ("articles", "events"):
         raise ArchiveError("--latest goes with --what versions or links")
     problems: list[str] = []
     columns, rows = iter_rows(reader.catalog, args.what, outlet=args.outlet, since=since, until=until,

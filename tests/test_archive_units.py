@@ -86,16 +86,18 @@ def test_a_batch_of_versions_in_one_transaction(tmp_path):
     same = b"Wire story\n\nthe same text on two articles\n"
     rows = store.add_versions([
         _new("http://x.example/1", same),
-        _new("http://x.example/2", same),                      # same bytes, other article
+        _new("http://x.example/2", same),                      # same text, other URL: the same story
         _new("http://x.example/1", same),                      # unchanged within the batch
         _new("http://x.example/1", b"Wire story\n\nedited\n"),  # edited within the batch
+        _new("http://x.example/3", b"Other story\n\nedited\n"),  # a short body alone is no match
     ])
-    assert rows[2] is None
-    assert [(r["seq"], r["version"]) for r in (rows[0], rows[1], rows[3])] == [(0, 1), (1, 1), (2, 2)]
-    assert rows[3]["previous_seq"] == 0
+    assert rows[1] == {"alias_of": "http://x.example/1"} and rows[2] is None
+    assert [(r["seq"], r["version"]) for r in (rows[0], rows[3], rows[4])] == [(0, 1), (1, 2), (2, 1)]
+    assert rows[3]["previous_seq"] == 0 and rows[3]["change"] == "body"
     article = catalog.article("http://x.example/1")  # one row update per article, the last state
-    assert (article["latest_version"], article["latest_seq"], article["latest_sha256"]) == (2, 2, rows[3]["sha256"])
-    assert catalog.article("http://x.example/2")["latest_seq"] == 1
+    assert (article["latest_version"], article["latest_seq"], article["latest_sha256"]) == (2, 1, rows[3]["sha256"])
+    alias = catalog.article("http://x.example/2")
+    assert (alias["state"], alias["alias_of"], alias["latest_version"]) == ("alias", "http://x.example/1", 0)
     for row in catalog.iter_versions():
         assert sha256_hex((tmp_path / row["file"]).read_bytes()) == row["sha256"]
     assert catalog.count_versions() == 3
