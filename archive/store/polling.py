@@ -4,7 +4,7 @@ After each read of an outlet's feeds, sitemaps and sections, its publishing rate
 estimated from the new articles they yielded over the time watched, both weighted by age
 (half-life ``half_life``: what an outlet did a week ago counts little). The next read comes
 when ``target`` new articles are expected (0.1: about ten reads between two articles, so a
-new one waits a tenth of the gap on average), never sooner than ``floor`` and never later
+new one waits about a twentieth of the gap on average), never sooner than ``floor`` and never later
 than ``ceiling``. Unchanged listings (304) and listings with nothing new back off; a
 burst of news brings the reads down to the floor. The first read of an outlet says nothing
 about its rate (its listings hold its backlog): the second comes after ``start``.
