@@ -106,7 +106,8 @@ versions = Table(
 )
 Index("ix_versions_article", versions.c.article_id)
 Index("ix_versions_file", versions.c.file)
-Index("ix_versions_body", versions.c.outlet, versions.c.body_sha256)
+Index("ix_versions_body", versions.c.body_sha256)
+Index("ix_versions_sha256", versions.c.sha256)
 
 runs = Table(
     "runs", metadata,
@@ -200,18 +201,13 @@ _LATEST_BY_URLS = (select(articles.c.url, *(_LATEST.c[name] for name in LATEST_F
                    .select_from(articles.join(_LATEST, _LATEST.c.seq == articles.c.latest_seq))
                    .where(articles.c.url.in_(_URLS)))
 
-
-def _twin_query(column):
-    """Another article of the outlet whose latest text has this ``column`` (its body hash,
-    or its whole hash): the same story under another URL."""
-    return (select(articles.c.url)
-            .select_from(versions.join(articles, articles.c.latest_seq == versions.c.seq))
-            .where(versions.c.outlet == bindparam("_outlet"), column == bindparam("_hash"),
-                   articles.c.url != bindparam("_url"), articles.c.state != "alias")
-            .order_by(articles.c.id).limit(1))
-
-
-_TWIN_BY_BODY, _TWIN_BY_TEXT = _twin_query(versions.c.body_sha256), _twin_query(versions.c.sha256)
+# articles whose latest text has one of these hashes (whole text or body): a new page with the
+# same text is the same story under another URL
+_LATEST_WITH_HASHES = (select(articles.c.url, versions.c.outlet, versions.c.sha256, versions.c.body_sha256)
+                       .select_from(versions.join(articles, articles.c.latest_seq == versions.c.seq))
+                       .where(articles.c.state != "alias",
+                              or_(versions.c.sha256.in_(_URLS), versions.c.body_sha256.in_(_URLS)))
+                       .order_by(articles.c.id.desc()))
 # below this many words a body alone does not make two pages one story ("Watch the video
 # above."): their headlines must agree too
 SAME_STORY_MIN_WORDS = 40
@@ -282,14 +278,15 @@ class VersionBatch:
     SQLAlchemy more CPU than SQLite). A batch may hold an article more than once: each step
     sees the state the earlier ones left."""
 
-    def __init__(self, conn: Connection, states: dict[str, dict[str, Any]], latest: dict[str, dict[str, Any]]):
+    def __init__(self, conn: Connection, states: dict[str, dict[str, Any]], latest: dict[str, dict[str, Any]],
+                 texts: dict[tuple[str, str], str]):
         self.conn = conn
         self.states = states
         self.latest_rows = latest
+        self.texts = texts  # (outlet, text or body sha256) -> the article whose latest text has it
         self.seq = conn.execute(_NEXT_SEQ).scalar()
         self.rows: list[dict[str, Any]] = []
         self.article_updates: dict[int, dict[str, Any]] = {}
-        self.texts: dict[tuple[str, str], str] = {}  # (outlet, body or text sha) -> article, of this batch
 
     def state(self, url: str) -> dict[str, Any]:
         """``id``, ``first_seen``, ``recheck_step``, ``latest_version``, ``latest_seq``,
@@ -306,12 +303,8 @@ class VersionBatch:
         """Another article of ``outlet`` (its canonical URL) whose latest text has the body
         of the version ``row`` (or its whole text, for a short body): ``row["url"]`` is then
         the same story under a second address (AMP, print, a new slug)."""
-        by_body = body_words >= SAME_STORY_MIN_WORDS
-        key = row["body_sha256"] if by_body else row["sha256"]
+        key = row["body_sha256"] if body_words >= SAME_STORY_MIN_WORDS else row["sha256"]
         twin = self.texts.get((outlet, key))
-        if twin is None:
-            twin = self.conn.execute(_TWIN_BY_BODY if by_body else _TWIN_BY_TEXT,
-                                     {"_outlet": outlet, "_hash": key, "_url": row["url"]}).scalar()
         return twin if twin != row["url"] else None
 
     def set_article_fields(self, url: str, values: dict[str, Any]) -> None:
@@ -456,10 +449,12 @@ class Catalog:
                   "recheck_step": 0, "state": "active", **fields}
         return conn.execute(_INSERT_ARTICLE, _checked(values, _ARTICLE_COLUMNS, "articles")).inserted_primary_key[0]
 
-    def version_batch(self, conn: Connection, articles_of: list[tuple[str, str]]) -> "VersionBatch":
+    def version_batch(self, conn: Connection, articles_of: list[tuple[str, str]],
+                      hashes: list[str] = ()) -> "VersionBatch":
         """Versions and checks of the articles ``articles_of`` ((outlet, canonical URL) pairs),
         written inside ``conn``'s transaction with a few statements for the whole batch;
-        articles not in the catalog yet are inserted."""
+        articles not in the catalog yet are inserted. ``hashes``: the new texts' and bodies'
+        SHA-256, for :meth:`VersionBatch.same_story`."""
         urls = list(dict.fromkeys(url for _, url in articles_of))
         states = {url: dict(row) for url, row in _by_url(conn, _STATES_BY_URLS, urls).items()}
         for outlet, url in articles_of:
@@ -470,7 +465,12 @@ class Catalog:
                                "latest_version": 0, "latest_seq": None, "latest_sha256": None, "announced": None}
         archived = [url for url in urls if states[url]["latest_version"]]
         latest = {url: dict(row) for url, row in _by_url(conn, _LATEST_BY_URLS, archived).items()} if archived else {}
-        return VersionBatch(conn, states, latest)
+        texts = {}
+        unique = list(dict.fromkeys(hashes))
+        for start in range(0, len(unique), 250):  # (each hash is compared with two columns)
+            for row in conn.execute(_LATEST_WITH_HASHES, {"_urls": unique[start:start + 250]}):
+                texts.update({(row.outlet, row.sha256): row.url, (row.outlet, row.body_sha256): row.url})
+        return VersionBatch(conn, states, latest, texts)
 
     def update_article(self, article_id: int, **fields: Any) -> None:
         """Set fields of an article row."""

@@ -74,7 +74,8 @@ class TextStore:
             tmp_paths: list[tuple[Path, str]] = []
             try:
                 with self.catalog.engine.begin() as conn:
-                    batch = self.catalog.version_batch(conn, [(version.outlet, version.url) for version in versions])
+                    batch = self.catalog.version_batch(conn, [(version.outlet, version.url) for version in versions],
+                                                       [h for version in versions for h in _hashes(version.data)])
                     rows = [self._add_in(batch, version, index, tmp_paths) for index, version in enumerate(versions)]
                     batch.write()
             except IntegrityError:
@@ -95,7 +96,7 @@ class TextStore:
         """One version in the catalog ``batch``; its text goes to a temporary file (added to
         ``tmp_paths`` with its final name), renamed once the batch's transaction commits."""
         url, data = version.url, version.data
-        sha, body_sha = sha256_hex(data), sha256_hex(body_of(data))
+        sha, body_sha = _hashes(data)
         state, latest = batch.state(url), batch.latest(url)
         fields = {**version.fields, "outlet": version.outlet, "sha256": sha, "body_sha256": body_sha,
                   **capture_delays(version.fields, latest, state.get("announced"))}
@@ -145,6 +146,11 @@ class TextStore:
         except OSError:
             path.unlink(missing_ok=True)  # a full disk leaves no partial file behind
             raise
+
+
+def _hashes(data: bytes) -> tuple[str, str]:
+    """SHA-256 of a text file's bytes and of its body."""
+    return sha256_hex(data), sha256_hex(body_of(data))
 
 
 def _discard(paths: Iterable[Path]) -> None:
