@@ -7,7 +7,6 @@ import sqlite3
 import subprocess
 import sys
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 

@@ -492,7 +492,8 @@ class Report:
         scope = f"outlet {self.only_outlet}" if self.only_outlet else f"{len(self.outlets)} outlets"
         title = f"newsarchive report: {self.archive_dir.name or self.archive_dir}"
         if not self.outlets:
-            parts.append(f"<p>The catalog holds no archived article{' of ' + esc(self.only_outlet) if self.only_outlet else ''}.</p>")
+            of = f" of {esc(self.only_outlet)}" if self.only_outlet else ""
+            parts.append(f"<p>The catalog holds no archived article{of}.</p>")
         return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
                 f'<meta name="viewport" content="width=device-width, initial-scale=1">'
                 f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
@@ -519,14 +520,18 @@ def write_report(catalog: Catalog, archive_dir: str | Path, output: str | Path, 
 
 
 CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#1d2430;margin:0;background:#f6f7f9}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#1d2430;margin:0;
+background:#f6f7f9}
 header{background:#1d2f45;color:#fff;padding:16px 28px}header h1{margin:0 0 4px;font-size:22px}
 header p{margin:0 0 6px;color:#d5dde8}header code{color:#fff}nav a{color:#fff;margin-right:4px}
 main{max-width:1100px;margin:0 auto;padding:8px 24px 40px}
-section.archive,article.outlet{background:#fff;border:1px solid #dde1e6;border-radius:6px;margin:18px 0;padding:4px 20px 16px}
+section.archive,article.outlet{background:#fff;border:1px solid #dde1e6;border-radius:6px;margin:18px 0;
+padding:4px 20px 16px}
 h2{font-size:19px;border-bottom:1px solid #dde1e6;padding-bottom:6px}h3{font-size:15px;margin:22px 0 6px}
-table{border-collapse:collapse;margin:8px 0;font-size:13px}th,td{padding:3px 8px;border-bottom:1px solid #e6e9ed;text-align:left}td{white-space:nowrap}
-th{background:#f0f2f5}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}tfoot th{border-top:2px solid #c9ced6}
+table{border-collapse:collapse;margin:8px 0;font-size:13px}td{white-space:nowrap}
+th,td{padding:3px 8px;border-bottom:1px solid #e6e9ed;text-align:left}
+th{background:#f0f2f5}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+tfoot th{border-top:2px solid #c9ced6}
 svg.chart{display:block;max-width:100%;height:auto}p.note{color:#4a5565;font-size:13px;margin:4px 0 10px}
 .wrap{overflow-x:auto}
 """
@@ -700,7 +705,9 @@ def events_section(report: Report, o: OutletData) -> str | None:
     for event in reversed(o.recent_events):
         try:
             detail = json.loads(event.get("detail") or "{}")
-            detail = ", ".join(f"{k}={v}" for k, v in sorted(detail.items())) if isinstance(detail, dict) else str(detail)
+            if isinstance(detail, dict):
+                detail = ", ".join(f"{k}={v}" for k, v in sorted(detail.items()))
+            detail = str(detail)
         except ValueError:
             detail = str(event.get("detail"))
         rows.append([event.get("at"), event.get("kind"), event.get("url") or event.get("article_id"),
