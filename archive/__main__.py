@@ -1,4 +1,4 @@
-"""Command line for reading, checking, exporting and re-extracting an archive.
+"""Command line for reading, checking, exporting, re-extracting and reporting on an archive.
 
 ``python -m archive <command> [--archive DIR]`` (also installed as ``newsarchive``).
 The archive directory defaults to ``$NEWSARCHIVE_ARCHIVE_DIR``, else ``./data/archive``.
@@ -31,7 +31,7 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Read, check, export and re-extract a newsarchive archive.",
+        prog=PROG, description="Read, check, export, re-extract and report on a newsarchive archive.",
         epilog="Run '%(prog)s COMMAND --help' for a command's options.")
     _add_common(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="extraction processes (default: all cores; 0: in this process)")
     p.add_argument("--outlet", help="only this outlet")
     p.add_argument("--dry-run", action="store_true", help="with --in-place: only report what would change")
+
+    p = command("report", "Write a self-contained HTML report: per outlet, articles per day, versions, "
+                          "time to each edit, re-check cost, errors, gone/moved articles.")
+    p.add_argument("--outlet", help="only this outlet")
+    p.add_argument("-o", "--output", metavar="FILE", default="report.html",
+                   help="the HTML file to write (default report.html)")
 
     p = command("runs", "The last crawl (and re-extraction) runs with per-outlet stats.")
     p.add_argument("--limit", type=int, default=10, metavar="N", help="how many runs (default 10)")
@@ -258,6 +264,21 @@ def cmd_reextract(reader: ArchiveReader, args) -> int:
     return EXIT_PROBLEMS if stats.errors else EXIT_OK
 
 
+def cmd_report(reader: ArchiveReader, args) -> int:
+    from .tools.report import write_report
+
+    if args.outlet and args.outlet not in reader.catalog.outlet_names():
+        raise ArchiveError(f"no outlet {args.outlet!r} in the catalog "
+                           f"(it has: {', '.join(reader.catalog.outlet_names()) or 'none'})")
+    try:
+        report = write_report(reader.catalog, reader.archive_dir, args.output, outlet=args.outlet)
+    except OSError as exc:
+        raise ArchiveError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    articles = sum(o.articles for o in report.outlets.values())
+    _err(f"wrote {args.output}: {len(report.outlets)} outlets, {articles} articles")
+    return EXIT_OK
+
+
 def cmd_runs(reader: ArchiveReader, args) -> int:
     runs = reader.runs(max(args.limit, 1))
     if not runs:
@@ -283,7 +304,7 @@ def cmd_runs(reader: ArchiveReader, args) -> int:
 
 COMMANDS = {
     "list": cmd_list, "versions": cmd_versions, "show": cmd_show, "diff": cmd_diff, "verify": cmd_verify,
-    "export": cmd_export, "reextract": cmd_reextract, "runs": cmd_runs,
+    "export": cmd_export, "reextract": cmd_reextract, "runs": cmd_runs, "report": cmd_report,
 }
 
 

@@ -962,6 +962,55 @@ class Catalog:
             for row in conn.execute(query).mappings():
                 yield dict(row)
 
+    # -- report (archive/tools/report.py) --
+    # Streamed reads for the HTML report; it keeps per-outlet aggregates only.
+
+    def iter_article_facts(self, outlet: str | None = None) -> Iterator[dict]:
+        """Archived articles (streamed, by id): ``id``, ``outlet``, ``url``, ``state``,
+        ``first_seen``, ``last_checked``, ``next_check``, ``latest_version``, and of the
+        article's version 1 ``first_published`` and ``first_fetched_at``; ``captured``: its
+        versions that are captures (not re-extractions)."""
+        first = versions.alias("first")
+        captured = (select(func.count()).where(versions.c.article_id == articles.c.id,
+                                               versions.c.reason != "reextract")
+                    .correlate(articles).scalar_subquery())
+        query = (select(articles.c.id, articles.c.outlet, articles.c.url, articles.c.state, articles.c.first_seen,
+                        articles.c.last_checked, articles.c.next_check, articles.c.latest_version,
+                        first.c.published.label("first_published"), first.c.fetched_at.label("first_fetched_at"),
+                        captured.label("captured"))
+                 .select_from(articles.outerjoin(first, and_(first.c.article_id == articles.c.id,
+                                                             first.c.version == 1)))
+                 .where(articles.c.latest_version > 0).order_by(articles.c.id))
+        if outlet:
+            query = query.where(articles.c.outlet == outlet)
+        yield from self._stream(query)
+
+    def iter_edits(self, outlet: str | None = None) -> Iterator[dict]:
+        """Versions after an article's first that are not re-extractions (streamed, by seq):
+        every version column but ``links``, plus ``first_published`` and ``first_fetched_at``
+        of the article's version 1."""
+        first = versions.alias("first")
+        query = (select(*[c for c in versions.columns if c.name != "links"],
+                        first.c.published.label("first_published"), first.c.fetched_at.label("first_fetched_at"))
+                 .select_from(versions.outerjoin(first, and_(first.c.article_id == versions.c.article_id,
+                                                             first.c.version == 1)))
+                 .where(versions.c.version > 1, versions.c.reason != "reextract").order_by(versions.c.seq))
+        if outlet:
+            query = query.where(versions.c.outlet == outlet)
+        yield from self._stream(query)
+
+    def iter_run_outlet_stats(self, kind: str | None = "crawl", outlet: str | None = None) -> Iterator[dict]:
+        """Per-outlet stats of each run (streamed, oldest run first): the ``outlet_stats`` row
+        with the run's ``started_at``, ``ended_at``, ``kind`` and ``status``."""
+        query = (select(outlet_stats, runs.c.started_at, runs.c.ended_at, runs.c.kind, runs.c.status)
+                 .select_from(outlet_stats.join(runs, runs.c.id == outlet_stats.c.run_id))
+                 .order_by(runs.c.id, outlet_stats.c.outlet))
+        if kind:
+            query = query.where(runs.c.kind == kind)
+        if outlet:
+            query = query.where(outlet_stats.c.outlet == outlet)
+        yield from self._stream(query)
+
     def outlet_names(self) -> list[str]:
         """Outlets that have articles in the catalog."""
         with self.engine.connect() as conn:
