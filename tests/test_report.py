@@ -121,7 +121,8 @@ def test_report_shows_every_section_for_each_outlet_and_the_catalogs_numbers(cra
     assert rows["beta-post"][10] == "1 / 0 / 0"
     assert "4 edits; of the 4 with a publication time" in html
     assert "3 of 12 articles (25.0 %) have more than one version" in html
-    assert html.count('<svg role="img"') == 9  # per outlet: days, versions, edits, re-checks; beta's events
+    # per outlet: days, versions, edits, edits by what changed, re-checks; beta's events
+    assert html.count('<svg role="img"') == 11 and "Edits by what changed" in html
 
 
 def test_report_is_self_contained(crawled):
@@ -153,7 +154,7 @@ def test_report_opens_in_headless_chromium_without_console_errors(crawled, tmp_p
     page = open_page(out.resolve().as_uri(), screenshot=shot)
     assert page.errors == [], page.errors
     assert page.title == "newsarchive report: archive"
-    assert page.charts == 9
+    assert page.charts == 11
     for text in ("Summary", "alpha-times", "beta-post", *SECTIONS):
         assert text in page.text
     data = shot.read_bytes()
