@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO, run_crawl
+from tests.conftest import REPO, run_crawl, serve_and_crawl
 from tests.demosite import OutletSite
 
 
@@ -48,13 +48,7 @@ def articles(archive: Path) -> dict[str, tuple]:
 
 def test_gone_moved_restored_and_what_changed(tmp_path, served):
     site = OutletSite("echo", n_articles=24, seed=11, link_only=False)
-    server = served(site)
-    base = server.base_url(site)
-    outlets = tmp_path / "outlets.toml"
-    outlets.write_text(server.outlets_toml(sources=("rss", "sitemap")))
-    archive = tmp_path / "archive"
-    first = run_crawl(outlets, archive)
-    assert first.returncode == 0, first.stderr[-2000:]
+    base, outlets, archive, first = serve_and_crawl(tmp_path, served, site)
     assert len(changes(archive)) == 24 and all(c == [None] for c in changes(archive).values())
 
     ids = site.article_ids()
