@@ -210,3 +210,19 @@ def test_an_older_catalog_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
     assert [r["file"] for r in catalog.iter_versions()] == ["text/000_ab.txt"] * 2
     assert [r["seq"] for r in catalog.iter_versions(text_files_only=True)] == [0]
     assert upgrade_schema(catalog.engine) == []              # nothing left to do the second time
+
+
+def test_metadata_changes_only_for_what_the_page_itself_says():
+    from archive.store.changes import metadata_changes
+
+    latest = {"body_sha256": "b", "authors": "A. Writer", "description": "Lede", "published": "2026-01-01T08:00:00Z",
+              "published_source": "json-ld", "modified": "2026-01-01T09:00:00Z", "modified_source": "json-ld"}
+    same = {**latest, "fetched_at": "2026-01-03T00:00:00Z"}
+    assert metadata_changes(latest, same) == []
+    assert metadata_changes(latest, {**same, "authors": "B. Writer"}) == ["authors"]
+    assert metadata_changes(latest, {**same, "modified": "2026-01-02T10:00:00Z"}) == ["modified"]
+    # a modified time stamped at the fetch itself, or a feed's date standing in: no change
+    assert metadata_changes(latest, {**same, "modified": "2026-01-02T23:59:30Z"}) == []
+    assert metadata_changes(latest, {**same, "published": "2026-01-02T10:00:00Z", "published_source": "feed"}) == []
+    # an older release's version recorded no description: a description now is no change
+    assert metadata_changes({**latest, "body_sha256": None, "description": None}, same) == []

@@ -34,7 +34,9 @@ def metadata_changes(latest: dict[str, Any], fields: dict[str, Any]) -> list[str
     """The metadata fields of ``fields`` (a new version's) that differ from the latest
     version's. Dates count only when the page itself gives them (not a feed's date standing
     in) and they are not a stamp of the fetch itself."""
-    changed = [name for name in METADATA_FIELDS if not _same(latest.get(name), fields.get(name))]
+    # a version written before changes were recorded (no body hash) has no description to compare
+    compared = METADATA_FIELDS if latest.get("body_sha256") else ("authors",)
+    changed = [name for name in compared if not _same(latest.get(name), fields.get(name))]
     for name in DATE_FIELDS:
         if "feed" in (latest.get(f"{name}_source"), fields.get(f"{name}_source")):
             continue
