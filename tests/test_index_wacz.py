@@ -170,9 +170,12 @@ def test_a_crash_never_leaves_a_torn_or_doubled_index(recrawled, tmp_path, monke
     last = sorted(read_state(archive))[-1]
     (archive / INDEX_DIR / STATE_FILE).write_text("".join(line + "\n" for line in state.splitlines()
                                                           if not line.startswith(last)))
+    killed = archive / INDEX_DIR / f".{INDEX_FILE}.99999.tmp"      # what a killed update leaves
+    killed.write_text(whole.decode()[:100])
     report = update_index(archive)
     assert report.indexed == [last]
     assert index.read_bytes() == whole
+    assert not killed.exists()
 
 
 def test_wacz_of_the_whole_archive_validates_and_lists_every_version(recrawled, tmp_path):

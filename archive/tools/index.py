@@ -14,8 +14,9 @@ size). An update indexes only the complete WARC files not listed there (one with
 marker beside it is still being written, or was left by a killed crawl, and waits for a later
 update) and merges their lines into the index in one streaming pass. The index and the list
 are each replaced whole (temporary file, fsync, rename) under ``indexes/.lock``, so a crash
-leaves the previous index; a crash between the two renames makes the next update index those
-files again, and the merge drops the lines it already has.
+leaves the previous index (and temporary files, which the next update removes); a crash
+between the two renames makes the next update index those files again, and the merge drops
+the lines it already has.
 
 One thing differs from cdxj-indexer's lines. pywb (2.10) replays a ``server-not-modified``
 revisit (the 304 of a re-check) with the revisit's own HTTP headers, i.e. as an empty 304,
@@ -124,6 +125,8 @@ def update_index(archive_dir: str | os.PathLike, rebuild: bool = False, lock_wai
 
 def _update(archive_dir: Path, index_dir: Path, rebuild: bool, emit: Callable[[str], None]) -> IndexReport:
     report = IndexReport(rebuilt=rebuild)
+    for leftover in index_dir.glob(".*.tmp"):   # of an update that was killed (we hold the lock)
+        leftover.unlink(missing_ok=True)
     index = index_dir / INDEX_FILE
     state = {} if rebuild or not index.exists() else read_state(archive_dir)
     report.rebuilt = rebuild or not index.exists()
