@@ -67,7 +67,8 @@ def build_wacz(archive_dir: str | os.PathLike, catalog: Catalog, output: str | o
     captures: dict[tuple[str, int], dict] = {}
     for row in catalog.iter_versions(outlet, since, until):
         if row.get("warc_file") and row.get("warc_offset") is not None:
-            captures.setdefault((row["warc_file"], int(row["warc_offset"])), row)
+            captures.setdefault((row["warc_file"], int(row["warc_offset"])),  # what a page needs, no more
+                                {"seq": row["seq"], "url": row["url"], "title": row.get("title")})
         else:
             report.no_warc += 1
     report.versions = len(captures)
