@@ -21,6 +21,7 @@ from archive.tools.index import format_summary, update_index
 from archive.tools.reader import ArchiveError
 
 logger = logging.getLogger(__name__)
+LOCK_WAIT = 60.0  # seconds to wait for an 'index' run by hand; then the next crawl does it
 
 
 class IndexWarcs:
@@ -43,7 +44,7 @@ class IndexWarcs:
     def engine_stopped(self) -> None:
         started = time.monotonic()
         try:
-            report = update_index(self.archive_dir, emit=logger.error)
+            report = update_index(self.archive_dir, lock_wait=LOCK_WAIT, emit=logger.error)
         except (ArchiveError, OSError) as exc:
             logger.error("cannot update the CDXJ index of %s: %s; the next crawl or "
                          "'python -m archive index' does it", self.archive_dir, exc)

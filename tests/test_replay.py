@@ -3,7 +3,8 @@
 pywb runs from its own virtualenv (``make pywb``: .venv-pywb, pinned in
 requirements-pywb.txt; ``make test`` makes it) on a free port of 127.0.0.1, over a
 collection whose ``archive/`` and ``indexes/`` are symlinks to the archive's ``warc/`` and
-``indexes/``: nothing but our index tells it where the records are.
+``indexes/``: nothing but our index tells it where the records are. ``NEWSARCHIVE_PYWB``
+may name another ``wayback`` executable.
 """
 from __future__ import annotations
 
