@@ -3,10 +3,13 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# pywb (replay test, README walk-through) has its own venv: its pins clash with Scrapy's
+PYWB_VENV  := .venv-pywb
+PYWB_STAMP := $(PYWB_VENV)/.installed
 # Extra arguments for scrapy, e.g. make crawl ARGS="-s ARCHIVE_DIR=/data/news -a outlet=meduza"
 ARGS   ?=
 
-.PHONY: install compile crawl test demo schedule bench bench-extract clean
+.PHONY: install pywb compile crawl test demo schedule bench bench-extract bench-views clean
 
 install: $(STAMP)
 
@@ -22,10 +25,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
+pywb: $(PYWB_STAMP)
+
+$(PYWB_STAMP): requirements-pywb.txt
+	@test -x $(PYWB_VENV)/bin/python || $(PYTHON) -m venv $(PYWB_VENV)
+	$(PYWB_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PYWB_VENV)/bin/python -m pip install --quiet -r requirements-pywb.txt
+	@touch $(PYWB_STAMP)
+
 crawl: compile
 	$(BIN)/scrapy crawl news $(ARGS)
 
-test: compile
+test: compile pywb
 	$(BIN)/python -m pytest -q tests
 
 demo: compile
@@ -40,5 +51,9 @@ bench: compile
 bench-extract: compile
 	$(BIN)/python -m tests.bench.extraction
 
+# index, wacz (and report, where it exists) timed on a 3 x 1000-article archive: ARGS="--archive DIR" reuses one
+bench-views: compile
+	$(BIN)/python -m tests.bench.views $(ARGS)
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(PYWB_VENV) build *.egg-info .pytest_cache

@@ -1,8 +1,9 @@
-"""Command line for reading, checking, exporting and re-extracting an archive.
+"""Command line for reading, checking, exporting, indexing, packaging, re-extracting and reporting on an archive.
 
 ``python -m archive <command> [--archive DIR]`` (also installed as ``newsarchive``).
 The archive directory defaults to ``$NEWSARCHIVE_ARCHIVE_DIR``, else ``./data/archive``.
-Exit codes: 0 success; 1 ``verify`` found problems / ``reextract`` had per-page errors;
+Exit codes: 0 success; 1 ``verify`` found problems / ``reextract`` had per-page errors / ``index``
+could not read a WARC file;
 2 usage errors, a missing archive, an unknown URL/seq/file.
 """
 from __future__ import annotations
@@ -31,7 +32,7 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Read, check, export and re-extract a newsarchive archive.",
+        prog=PROG, description="Read, check, export, index, package, re-extract and report on a newsarchive archive.",
         epilog="Run '%(prog)s COMMAND --help' for a command's options.")
     _add_common(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -69,16 +70,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true",
                    help="skip re-hashing texts and reading WARC records/files; check names, existence, leftovers")
 
-    p = command("export", "Export versions, articles or the link graph as CSV or JSON Lines.")
+    p = command("export", "Export versions, articles, events or the link graph as CSV or JSON Lines.")
     p.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="output format (default csv)")
-    p.add_argument("--what", choices=("versions", "articles", "links"), default="versions",
-                   help="versions (manifest columns), articles, or links (source article URL, target URL)")
+    p.add_argument("--what", choices=("versions", "articles", "events", "links"), default="versions",
+                   help="versions (manifest columns and more), articles, events (gone, moved, restored: "
+                        "at,outlet,url,event,detail,version) or links (source article URL, target URL)")
     p.add_argument("--outlet", help="only this outlet")
     p.add_argument("--since", metavar="DATE", help="from this time on (versions/links: fetched_at; articles: "
-                                                   "first_seen); YYYY-MM-DD or ISO 8601, UTC")
+                                                   "first_seen; events: at); YYYY-MM-DD or ISO 8601, UTC")
     p.add_argument("--until", metavar="DATE", help="before this time; a bare date includes that whole day")
     p.add_argument("--latest", action="store_true", help="versions/links: only each article's latest version")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: standard output)")
+
+    p = command("index", "Bring the CDXJ index for pywb (DIR/indexes/index.cdxj) up to date with the WARC files.")
+    p.add_argument("--rebuild", action="store_true", help="index every WARC file again, not only the new ones")
+
+    p = command("wacz", "Package WARC records, their index and a page list (one page per article "
+                        "version) as a WACZ file for ReplayWeb.page.")
+    p.add_argument("--outlet", help="only this outlet's article versions")
+    p.add_argument("--since", metavar="DATE", help="only versions fetched from this time on; YYYY-MM-DD or "
+                                                   "ISO 8601, UTC")
+    p.add_argument("--until", metavar="DATE", help="only versions fetched before this time; a bare date "
+                                                   "includes that whole day")
+    p.add_argument("--title", help="the collection's title (default: the archive directory and the filter)")
+    p.add_argument("-o", "--output", metavar="FILE.wacz", required=True, help="write the package to FILE.wacz")
 
     p = command("reextract", "Rebuild text files from the archived WARC responses (no network).")
     mode = p.add_mutually_exclusive_group(required=True)
@@ -89,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="extraction processes (default: all cores; 0: in this process)")
     p.add_argument("--outlet", help="only this outlet")
     p.add_argument("--dry-run", action="store_true", help="with --in-place: only report what would change")
+
+    p = command("report", "Write a self-contained HTML report: per outlet, articles per day, versions, "
+                          "time to each edit, re-check cost, errors, gone/moved articles.")
+    p.add_argument("--outlet", help="only this outlet")
+    p.add_argument("-o", "--output", metavar="FILE", default="report.html",
+                   help="the HTML file to write (default report.html)")
 
     p = command("runs", "The last crawl (and re-extraction) runs with per-outlet stats.")
     p.add_argument("--limit", type=int, default=10, metavar="N", help="how many runs (default 10)")
@@ -219,7 +240,7 @@ def cmd_export(reader: ArchiveReader, args) -> int:
 
     since = normalize_time(args.since) if args.since else None
     until = normalize_time(args.until, end=True) if args.until else None
-    if args.latest and args.what == "articles":
+    if args.latest and args.what in ("articles", "events"):
         raise ArchiveError("--latest goes with --what versions or links")
     problems: list[str] = []
     columns, rows = iter_rows(reader.catalog, args.what, outlet=args.outlet, since=since, until=until,
@@ -245,6 +266,25 @@ def cmd_export(reader: ArchiveReader, args) -> int:
     return EXIT_OK
 
 
+def cmd_index(reader: ArchiveReader, args) -> int:
+    from .tools.index import format_summary, update_index
+
+    report = update_index(reader.archive_dir, rebuild=args.rebuild, emit=_err)
+    _out(format_summary(reader.archive_dir, report))
+    return EXIT_PROBLEMS if report.failed else EXIT_OK
+
+
+def cmd_wacz(reader: ArchiveReader, args) -> int:
+    from .tools.wacz import build_wacz, format_summary
+
+    since = normalize_time(args.since) if args.since else None
+    until = normalize_time(args.until, end=True) if args.until else None
+    report = build_wacz(reader.archive_dir, reader.catalog, args.output, outlet=args.outlet, since=since,
+                        until=until, title=args.title, emit=_err)
+    _out(format_summary(args.output, report))
+    return EXIT_OK
+
+
 def cmd_reextract(reader: ArchiveReader, args) -> int:
     from .tools.reextract import format_summary, reextract
 
@@ -255,6 +295,21 @@ def cmd_reextract(reader: ArchiveReader, args) -> int:
                       emit=lambda line: (_out(line), sys.stdout.flush()))
     _out(format_summary(stats, args.out, args.in_place, args.dry_run))
     return EXIT_PROBLEMS if stats.errors else EXIT_OK
+
+
+def cmd_report(reader: ArchiveReader, args) -> int:
+    from .tools.report import write_report
+
+    if args.outlet and args.outlet not in reader.catalog.outlet_names():
+        raise ArchiveError(f"no outlet {args.outlet!r} in the catalog "
+                           f"(it has: {', '.join(reader.catalog.outlet_names()) or 'none'})")
+    try:
+        report = write_report(reader.catalog, reader.archive_dir, args.output, outlet=args.outlet)
+    except OSError as exc:
+        raise ArchiveError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    articles = sum(o.articles for o in report.outlets.values())
+    _err(f"wrote {args.output}: {len(report.outlets)} outlets, {articles} articles")
+    return EXIT_OK
 
 
 def cmd_runs(reader: ArchiveReader, args) -> int:
@@ -282,7 +337,8 @@ def cmd_runs(reader: ArchiveReader, args) -> int:
 
 COMMANDS = {
     "list": cmd_list, "versions": cmd_versions, "show": cmd_show, "diff": cmd_diff, "verify": cmd_verify,
-    "export": cmd_export, "reextract": cmd_reextract, "runs": cmd_runs,
+    "export": cmd_export, "index": cmd_index, "wacz": cmd_wacz, "reextract": cmd_reextract, "runs": cmd_runs,
+    "report": cmd_report,
 }
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections import defaultdict
 
 from scrapy import signals
@@ -59,6 +60,7 @@ class CrawlSummary:
         self.archive_dir = crawler.settings["ARCHIVE_DIR"]
         self.interval = crawler.settings.getfloat("PROGRESS_INTERVAL", 30.0)
         self.run_id: int | None = None
+        self.seq_before: int | None = None  # versions with a higher seq are this run's
         self.progress: task.LoopingCall | None = None
 
     @classmethod
@@ -78,6 +80,7 @@ class CrawlSummary:
         detail = {"outlets_file": settings.get("OUTLETS_FILE"), "outlets": sorted(spider.outlets),
                   "recheck": settings.get("RECHECK"), "user_agent": settings.get("USER_AGENT")}
         self.run_id = self.catalog.start_run("crawl", detail)
+        self.seq_before = self.catalog.max_seq()
         if self.interval > 0:
             self.progress = task.LoopingCall(self.log_progress)
             self.progress.start(self.interval, now=False)
@@ -113,6 +116,7 @@ class CrawlSummary:
                          "and the errors above", ", ".join(sorted(counts)))
         self.crawler.newsarchive_exit_code = exit_code
         try:
+            self._add_delays(counts)
             self.catalog.finish_run(self.run_id, status, exit_code, counts)
             path = write_manifest(self.archive_dir, self.catalog)
             total = self.catalog.count_versions()
@@ -127,6 +131,22 @@ class CrawlSummary:
             self.catalog.close()
         logger.info("archive %s: %d text files; manifest %s", self.archive_dir, total, path)
         self.crawler.newsarchive_verdict = self._verdict(counts, reachable, status, total, path)
+
+    def _add_delays(self, counts: dict[str, dict]) -> None:
+        """Median and 90th percentile of this run's capture delays, per outlet (logged, and
+        kept with the run's outlet stats)."""
+        lines = []
+        for outlet, delays in sorted(self.catalog.capture_delays(self.seq_before).items()):
+            entry = counts.setdefault(outlet, {})
+            for name, values in delays.items():
+                entry[f"{name}_median"], entry[f"{name}_p90"] = percentile(values, 50), percentile(values, 90)
+            lines.append(f"{outlet:<20} {len(delays['published_delay']):>8} {_hours(entry['published_delay_median']):>8} "
+                         f"{_hours(entry['published_delay_p90']):>8} {len(delays['modified_delay']):>8} "
+                         f"{_hours(entry['modified_delay_median']):>8} {_hours(entry['modified_delay_p90']):>8}")
+        if lines:
+            header = (f"{'outlet':<20} {'new':>8} {'median':>8} {'p90':>8} {'edits':>8} {'median':>8} {'p90':>8}")
+            logger.info("capture delays (hours) from published to first capture (new), and from the announced "
+                        "change to the capture of an edit (edits):\n%s", "\n".join([header, *lines]))
 
     def _verdict(self, counts: dict[str, dict], reachable: list[str], status: str, total: int, path) -> str:
         """The last line of the crawl, for whoever reads the cron mail."""
@@ -161,6 +181,18 @@ class CrawlSummary:
         skipped = {name: dict(c["skipped_by"]) for name, c in counts.items() if c["skipped_by"]}
         if skipped:
             logger.info("skipped by reason: %s", json.dumps(skipped, sort_keys=True))
+
+
+def percentile(values: list[int], share: float) -> int | None:
+    """The ``share``-th percentile of ``values`` (nearest rank), None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share / 100 * len(ordered)) - 1)]
+
+
+def _hours(seconds: int | None) -> str:
+    return "-" if seconds is None else f"{seconds / 3600:.1f}"
 
 
 class _DropNetworkTracebacks(logging.Filter):

@@ -6,6 +6,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from urllib.parse import urlsplit
+
+from archive.store.polling import DEFAULT_CEILING, DEFAULT_FLOOR, DiscoveryPolicy
 from archive.store.urls import canonicalize_url, origin
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -31,6 +34,8 @@ class Outlet:
     origins: frozenset[str] = frozenset()
     section_depth: int = 3
     discovery_interval: int = 3600
+    discovery_floor: int = DEFAULT_FLOOR
+    discovery_ceiling: int = DEFAULT_CEILING
     recheck_intervals: tuple[int, ...] = ()
     recheck_stop_after: int = 30 * 86400
     extra: dict = field(default_factory=dict, compare=False, hash=False)
@@ -43,6 +48,33 @@ class Outlet:
         """True if ``url`` is an article URL of this outlet."""
         return self.owns(url) and bool(self.article_pattern.search(url))
 
+    def is_index(self, url: str, from_url: str | None = None) -> bool:
+        """True if ``url``, where an article (``from_url``) led, is no article page of this
+        outlet: another site, its home page, one of its listings, or a URL its article
+        pattern does not match when ``from_url`` did (a section page, say)."""
+        canonical = canonicalize_url(url) or url
+        if not self.owns(canonical) and not self.owns(_other_scheme(canonical)):
+            return True
+        if urlsplit(canonical).path in ("", "/"):
+            return True
+        if canonical in {canonicalize_url(u) for u in (*self.feeds, *self.sitemaps, *self.sections)}:
+            return True
+        return bool(from_url and self.article_pattern.search(from_url)) and not self.article_pattern.search(canonical)
+
+    def discovery_policy(self) -> DiscoveryPolicy:
+        """How often this outlet's listings are read (adaptive, within floor and ceiling)."""
+        return DiscoveryPolicy(floor=self.discovery_floor, ceiling=self.discovery_ceiling,
+                               start=self.discovery_interval)
+
+
+def _other_scheme(url: str) -> str:
+    """``url`` over https if it is http, and over http if it is https (default ports):
+    an outlet moving to https stays the same site."""
+    parts = urlsplit(url)
+    if parts.port is not None or parts.scheme not in ("http", "https"):
+        return url
+    return parts._replace(scheme="https" if parts.scheme == "http" else "http").geturl()
+
 
 def parse_duration(value: str | int, where: str) -> int:
     """Seconds in ``"15m"``, ``"3h"``, ``"1d"`` or a plain number of seconds."""
@@ -52,6 +84,16 @@ def parse_duration(value: str | int, where: str) -> int:
     if not match:
         raise OutletsFileError(f"{where}: {value!r} is not a duration like '15m', '3h', '1d'")
     return int(match[1]) * DURATION_UNITS[match[2]]
+
+
+def format_duration(seconds: int) -> str:
+    """``3600`` -> ``1h``; ``5400`` -> ``1h30m`` (what :func:`parse_duration` reads, by unit)."""
+    parts = []
+    for unit, size in reversed(DURATION_UNITS.items()):
+        if seconds >= size or (unit == "s" and not parts):
+            count, seconds = divmod(seconds, size)
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
 
 
 def load_outlets(path: str | Path, only: str | None = None) -> list[Outlet]:
@@ -80,8 +122,9 @@ def load_outlets(path: str | Path, only: str | None = None) -> list[Outlet]:
     return outlets
 
 
-KNOWN_FIELDS = {"name", "feeds", "sitemaps", "sections", "article_pattern", "origins",
-                "section_depth", "discovery_interval", "recheck", "recheck_stop_after", "extraction"}
+KNOWN_FIELDS = {"name", "feeds", "sitemaps", "sections", "article_pattern", "origins", "section_depth",
+                "discovery_interval", "discovery_floor", "discovery_ceiling", "recheck", "recheck_stop_after",
+                "extraction"}
 
 
 def _outlet(entry: object, index: int, path: Path) -> Outlet:
@@ -106,6 +149,14 @@ def _outlet(entry: object, index: int, path: Path) -> Outlet:
         raise OutletsFileError(f"{where}: field 'article_pattern' is not a valid regular expression: {exc}") from None
     extra_origins = {origin(u) for u in _url_list(entry, "origins", where)}
     all_urls = [u for urls in sources.values() for u in urls]
+    interval = parse_duration(entry.get("discovery_interval", "1h"), f"{where}: field 'discovery_interval'")
+    # an outlet asked to be read every few minutes may be read that often
+    floor = parse_duration(entry.get("discovery_floor", min(DEFAULT_FLOOR, interval)),
+                           f"{where}: field 'discovery_floor'")
+    ceiling = parse_duration(entry.get("discovery_ceiling", DEFAULT_CEILING), f"{where}: field 'discovery_ceiling'")
+    if floor > ceiling:
+        raise OutletsFileError(f"{where}: field 'discovery_floor' ({floor} s) is longer than "
+                               f"'discovery_ceiling' ({ceiling} s)")
     recheck = entry.get("recheck", DEFAULT_RECHECK)
     if not isinstance(recheck, list) or not recheck:
         raise OutletsFileError(f"{where}: field 'recheck' must be a non-empty list of durations")
@@ -117,7 +168,9 @@ def _outlet(entry: object, index: int, path: Path) -> Outlet:
         article_pattern=pattern,
         origins=frozenset({origin(u) for u in all_urls} | extra_origins),
         section_depth=_positive_int(entry, "section_depth", 3, where),
-        discovery_interval=parse_duration(entry.get("discovery_interval", "1h"), f"{where}: field 'discovery_interval'"),
+        discovery_interval=interval,
+        discovery_floor=floor,
+        discovery_ceiling=ceiling,
         recheck_intervals=tuple(parse_duration(v, f"{where}: field 'recheck'") for v in recheck),
         recheck_stop_after=parse_duration(entry.get("recheck_stop_after", "30d"), f"{where}: field 'recheck_stop_after'"),
         extra={"extraction": entry.get("extraction", {})},

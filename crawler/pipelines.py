@@ -131,10 +131,17 @@ class ArchivePipeline:
     async def _archive(self, item: dict, body: bytes) -> dict:
         outlet = item["outlet"]
         if item["status"] in (404, 410):
-            return self._gone(item)
+            return self._gone(item, {"status": item["status"]})
+        redirect = self._redirect(item)
+        if redirect == "index":
+            return self._gone(item, {"status": item["redirects"][0][1], "reason": "redirect-to-index",
+                                     "url": item["url"]})
+        if redirect == "moved":
+            self._moved(item, canonicalize_url(item["url"]) or item["url"], {"status": item["redirects"][-1][1]})
         if item["status"] == 304 or item.get("revisit"):
             self._note_unchanged(item["article_url"], self.policies[outlet], self._check_fields(item))
             self.stats.inc_value(stat_key(outlet, "unchanged"))
+            self._restored(item)
             return _summary(item, "unchanged")
         # the first submits start the worker processes unless discovery did (start_workers):
         # a run that only finds unchanged articles (304s, identical pages) never pays their
@@ -164,13 +171,20 @@ class ArchivePipeline:
         row = await self._add_version(NewVersion(outlet, item["article_url"], extracted["text"],
                                                  self._version_fields(item, extracted), self._check_fields(item),
                                                  self.policies[outlet]))
+        self._restored(item)
         if row is None:
             self.stats.inc_value(stat_key(outlet, "unchanged"))
             return _summary(item, "unchanged")
+        if row.get("alias_of"):
+            self.stats.inc_value(stat_key(outlet, "same_story"))
+            logger.info("outlet %s: %s holds the same text as %s: recorded as another URL of that story",
+                        outlet, item["url"], row["alias_of"])
+            return _summary(item, "alias")
         self.stats.inc_value(stat_key(outlet, "archived"))
         if row["version"] > 1:
             self.stats.inc_value(stat_key(outlet, "new_versions"))
-            logger.info("outlet %s: new version %d of %s -> %s", outlet, row["version"], item["article_url"], row["file"])
+            logger.info("outlet %s: new version %d of %s (%s) -> %s", outlet, row["version"], item["article_url"],
+                        row["change"], row["file"])
         return _summary(item, "archived", row["file"])
 
     def _follow(self, extracted: dict, item: dict) -> None:
@@ -179,8 +193,11 @@ class ArchivePipeline:
         outlet = spider.outlets[item["outlet"]]
         canonical = canonicalize_url(extracted.get("canonical_url") or "", base=item["url"])
         if canonical and canonical != item["article_url"] and outlet.owns(canonical):
-            self.catalog.mark_alias(item["article_url"], canonical)
-            item["article_url"] = canonical
+            if not item.get("archived"):
+                self.catalog.mark_alias(item["article_url"], canonical)
+                item["article_url"] = canonical
+            elif not outlet.is_index(canonical, from_url=item["article_url"]):  # it keeps its identity
+                self._moved(item, canonical, {"canonical": True})
         if item.get("follow_links"):
             # the extractor's links are absolute: most lead off the outlet, and an origin check
             # costs a tenth of a canonicalisation
@@ -234,17 +251,46 @@ class ArchivePipeline:
             self.stats.inc_value("newsarchive/errors/catalog_write")
             logger.error("cannot record %d unchanged checks in the catalog: %s", len(checks), error_line(exc))
 
-    def _gone(self, item: dict) -> dict:
-        outlet = item["outlet"]
-        if self.catalog.record_gone(item["article_url"], item["status"]):
+    def _redirect(self, item: dict) -> str | None:
+        """``index`` when the article was redirected to another site, the outlet's home or
+        a section page (a takedown); ``moved`` when an archived article was redirected for
+        good (301/308) to another article URL of the outlet; else None."""
+        redirects = item.get("redirects")
+        if not redirects:
+            return None
+        outlet = self.crawler.spider.outlets[item["outlet"]]
+        if outlet.is_index(item["url"], from_url=redirects[0][0]):
+            return "index"
+        target = canonicalize_url(item["url"]) or item["url"]
+        permanent = all(reason in (301, 308) for _, reason in redirects)
+        same = target.partition(":")[2] == item["article_url"].partition(":")[2]  # (only https now)
+        return "moved" if item.get("archived") and permanent and not same else None
+
+    def _moved(self, item: dict, new_url: str, detail: dict) -> None:
+        if self.catalog.record_moved(item["article_url"], new_url, detail):
+            self.stats.inc_value(stat_key(item["outlet"], "moved"))
+            logger.warning("outlet %s: archived article %s moved to %s", item["outlet"], item["article_url"], new_url)
+
+    def _restored(self, item: dict) -> None:
+        if item.get("article_state") == "gone" and self.catalog.record_restored(item["article_url"], item["status"]):
+            self.stats.inc_value(stat_key(item["outlet"], "restored"))
+            logger.warning("outlet %s: archived article %s, gone before, is back", item["outlet"], item["article_url"])
+
+    def _gone(self, item: dict, detail: dict) -> dict:
+        outlet, status = item["outlet"], detail["status"]
+        why = "redirected to the outlet's home, a section or another site" if detail.get("reason") else f"HTTP {status}"
+        fields = {"last_checked": item["fetched_at"], "last_status": status}
+        if self.catalog.record_gone(item["article_url"], self.policies[outlet], fields, detail):
             self.crawler.spider.release_claim(item["article_url"])
             self.stats.inc_value(stat_key(outlet, "gone"))
-            logger.warning("outlet %s: archived article %s is gone (HTTP %d)", outlet, item["url"], item["status"])
+            logger.warning("outlet %s: archived article %s is gone (%s)", outlet, item["article_url"], why)
             return _summary(item, "gone")
-        self.stats.inc_value(stat_key(outlet, "errors", f"http_{item['status']}"))
-        logger.warning("outlet %s: article %s answered HTTP %d (%s); not archived", outlet, item["url"],
-                       item["status"], "not found" if item["status"] == 404 else "gone")
-        raise _Dropped(f"HTTP {item['status']} for {item['url']}")
+        kind = "redirect_to_index" if detail.get("reason") else f"http_{status}"
+        self.stats.inc_value(stat_key(outlet, "errors", kind))
+        logger.warning("outlet %s: article %s %s; not archived", outlet, item["article_url"],
+                       f"was {why} ({item['url']})" if detail.get("reason")
+                       else f"answered HTTP {status} ({'not found' if status == 404 else 'gone'})")
+        raise _Dropped(f"{why} for {item['url']}")
 
     def _check_fields(self, item: dict) -> dict:
         fields = {"last_checked": item["fetched_at"], "last_status": item["status"], "fetch_url": item["url"]}

@@ -5,10 +5,13 @@
 
 A long-lived APScheduler 3 ``BlockingScheduler`` with these jobs:
 
-- ``discover:<outlet>``, one per outlet of the outlets file, every ``discovery_interval`` of
-  that outlet: ``scrapy crawl news -a outlet=<outlet> -s RECHECK=none`` -- the outlet's
-  feeds, sitemaps and sections, new articles, articles a listing announced as updated, and
-  articles a killed run left unfetched.  No time-based re-checks.
+- ``discover:<outlet>``, one per outlet of the outlets file, looking every
+  ``discovery_floor`` of that outlet whether its listings are due (adaptive discovery, see
+  archive/store/polling.py: the catalog's ``outlet_polling`` row says when); when they
+  are: ``scrapy crawl news -a outlet=<outlet> -s RECHECK=none -s DISCOVERY=due`` -- the
+  outlet's feeds, sitemaps and sections, new articles, articles a listing announced as
+  updated, and articles a killed run left unfetched.  No time-based re-checks.  A look
+  that finds the outlet not due starts no crawl and records no run.
 - ``recheck``, every ``--recheck-interval`` (default 15m; ``off`` = no such job):
   ``scrapy crawl news -s RECHECK=due -s DISCOVERY=0`` -- all outlets, listings not read:
   every archived article whose next re-check time (the outlet's ``recheck`` list) has
@@ -77,7 +80,7 @@ from pathlib import Path
 from archive.store.catalog import Catalog, catalog_is_shared, catalog_url_for
 from archive.store.lock import HOST, LockHeld, release_lock, take_lock
 from archive.store.timefmt import format_utc, utc_now
-from crawler.outlets import OutletsFileError, load_outlets, parse_duration
+from crawler.outlets import OutletsFileError, format_duration, load_outlets, parse_duration
 
 logger = logging.getLogger("newsarchive.schedule")
 
@@ -126,9 +129,30 @@ def run_crawl_job(job_id: str, outlet: str | None, recheck: str, config: dict) -
         if _runtime.stopping.is_set():
             logger.info("job %s: not started, the scheduler is stopping", job_id)
             return None
+        if outlet is not None and not _listings_due(job_id, outlet, config):
+            return 0
         return _run_crawl(job_id, outlet, recheck, config)
     finally:
         _runtime.idle.set()
+
+
+def _listings_due(job_id: str, outlet: str, config: dict) -> bool:
+    """Whether the outlet's listings are due a read (adaptive discovery); True when the
+    catalog cannot tell (the crawl then reports what is wrong with it)."""
+    try:
+        catalog = Catalog(config["catalog_url"])
+    except Exception:  # noqa: BLE001 - see above
+        return True
+    try:
+        if catalog.discovery_due([outlet], utc_now()):
+            return True
+        logger.info("job %s: listings of %s not due before %s; no crawl", job_id, outlet,
+                    catalog.polling(outlet)["next_poll"])
+        return False
+    except Exception:  # noqa: BLE001 - see above
+        return True
+    finally:
+        catalog.close()
 
 
 def crawl_command(outlet: str | None, recheck: str, config: dict) -> list[str]:
@@ -136,8 +160,8 @@ def crawl_command(outlet: str | None, recheck: str, config: dict) -> list[str]:
     argv = [sys.executable, "-m", "scrapy", "crawl", "news",
             "-s", f"OUTLETS_FILE={config['outlets_file']}", "-s", f"ARCHIVE_DIR={config['archive_dir']}",
             "-s", f"RECHECK={recheck}"]
-    if outlet is None:  # the re-check job: the discovery jobs read the listings
-        argv += ["-s", "DISCOVERY=0"]
+    # the re-check job reads no listings; a discovery job those of its outlet, when due
+    argv += ["-s", "DISCOVERY=0" if outlet is None else "DISCOVERY=due"]
     for setting in config.get("crawl_settings", ()):
         argv += ["-s", setting]
     if outlet:
@@ -366,13 +390,13 @@ class JobSpec:
     def describe(self) -> str:
         outlet, recheck = self.args[1], self.args[2]
         what = f"-a outlet={outlet} " if outlet else ""
-        return f"{self.name}, every {_human(self.seconds)} (scrapy crawl news {what}-s RECHECK={recheck})"
+        return f"{self.name}, every {format_duration(self.seconds)} (scrapy crawl news {what}-s RECHECK={recheck})"
 
 
 def wanted_jobs(options: argparse.Namespace) -> list[JobSpec]:
     """The jobs for the current outlets file and options (raises OutletsFileError)."""
     config = job_config(options)
-    jobs = [JobSpec(f"{DISCOVER_PREFIX}{o.name}", f"discovery of outlet {o.name}", o.discovery_interval,
+    jobs = [JobSpec(f"{DISCOVER_PREFIX}{o.name}", f"discovery of outlet {o.name} when due", o.discovery_floor,
                     (f"{DISCOVER_PREFIX}{o.name}", o.name, "none", config))
             for o in load_outlets(options.outlets_file)]
     if options.recheck_interval:
@@ -734,13 +758,6 @@ def _user() -> str:
         return pwd.getpwuid(os.getuid()).pw_name
     except (ImportError, KeyError):
         return "newsarchive"
-
-
-def _human(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,7 @@ WARC_MAX_SIZE = 1_000_000_000
 WARC_GZIP_LEVEL = 3                            # higher levels save little space for much more CPU
 WARC_OPERATOR = _env("WARC_OPERATOR", "")
 WARC_FSYNC = False
+INDEX_ENABLED = True                           # keep indexes/index.cdxj (for pywb) up to date
 TEXT_FSYNC = False
 EXTRACT_WORKERS = int(_env("EXTRACT_WORKERS", os.cpu_count() or 1))
 PROGRESS_INTERVAL = 30
@@ -83,6 +84,7 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "crawler.extensions.CrawlSummary": 500,
     "crawler.extensions.QuietNetworkErrors": 0,
+    "crawler.indexing.IndexWarcs": 600,        # indexes/index.cdxj for pywb (INDEX_ENABLED)
 }
 
 LOG_LEVEL = _env("LOG_LEVEL", "INFO")

@@ -40,6 +40,19 @@ def served():
         server.stop()
 
 
+def serve_and_crawl(tmp_path: Path, served, site: OutletSite, sources: tuple[str, ...] = ("rss", "sitemap"),
+                    *extra: str) -> tuple[str, Path, Path, subprocess.CompletedProcess]:
+    """Serve ``site``, write its outlets file and crawl it once (the crawl must succeed):
+    (the site's base URL, the outlets file, the archive directory, the crawl)."""
+    server = served(site)
+    outlets = tmp_path / "outlets.toml"
+    outlets.write_text(server.outlets_toml(sources=sources))
+    archive = tmp_path / "archive"
+    first = run_crawl(outlets, archive, *extra)
+    assert first.returncode == 0, first.stderr[-2000:]
+    return server.base_url(site), outlets, archive, first
+
+
 # -- PostgreSQL: a private cluster for the tests -------------------------------------------
 
 POSTGRES_REQUIRED = "NEWSARCHIVE_REQUIRE_POSTGRES"  # set by .ci/run: a missing server fails, not skips

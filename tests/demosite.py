@@ -417,6 +417,28 @@ class OutletSite:
             self._get(article_id)["status"] = status
             self._mutated()
 
+    def redirect_article_home(self, article_id: int, status: int = 301) -> None:
+        """Take an article down by sending its URL to the home page (``status`` 301 or 302)."""
+        if status not in (301, 302):
+            raise ValueError("status must be 301 or 302")
+        with self._lock:
+            self._get(article_id)["status"] = status
+            self._mutated()
+
+    def restore_article(self, article_id: int) -> None:
+        """Publish a removed (or home-redirected) article again, as it was, at its URL."""
+        with self._lock:
+            self._get(article_id)["status"] = 200
+            self._mutated()
+
+    def change_byline(self, article_id: int, author: str) -> None:
+        """Credit an article to ``author``: its metadata change, its text does not."""
+        with self._lock:
+            article = self._get(article_id)
+            article["author"] = author
+            article["modified"] = max(article["modified"] + timedelta(seconds=1), _now())
+            self._mutated()
+
     def move_article(self, article_id: int) -> str:
         """Give an article a new URL; old URLs answer 301 to it.  Returns the new path."""
         with self._lock:
@@ -802,6 +824,8 @@ def _render_redirect(site: OutletSite, base: str, article_id: int) -> Page:
 
 def _render_gone(site: OutletSite, base: str, article_id: int) -> Page:
     status = site._articles[article_id]["status"]
+    if status in (301, 302):
+        return _simple_page(status, "Moved", "This story is no longer available.", location=f"{base}/")
     title = "Page not found" if status == 404 else "This story has been removed"
     return _simple_page(status, title, "The story you requested is no longer available.")
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from archive.store.catalog import Catalog, catalog_url_for
+from archive.store.catalog import Catalog, catalog_url_for, upgrade_schema
 from archive.store.recheck import RecheckPolicy
 from archive.store.textfile import parse_text_file_name, render_text, sha256_hex, text_file_name
 from archive.store.textstore import NewVersion, TextStore, recover_pending
@@ -86,16 +86,18 @@ def test_a_batch_of_versions_in_one_transaction(tmp_path, catalog_url):
     same = b"Wire story\n\nthe same text on two articles\n"
     rows = store.add_versions([
         _new("http://x.example/1", same),
-        _new("http://x.example/2", same),                      # same bytes, other article
+        _new("http://x.example/2", same),                      # same text, other URL: the same story
         _new("http://x.example/1", same),                      # unchanged within the batch
         _new("http://x.example/1", b"Wire story\n\nedited\n"),  # edited within the batch
+        _new("http://x.example/3", b"Other story\n\nedited\n"),  # a short body alone is no match
     ])
-    assert rows[2] is None
-    assert [(r["seq"], r["version"]) for r in (rows[0], rows[1], rows[3])] == [(0, 1), (1, 1), (2, 2)]
-    assert rows[3]["previous_seq"] == 0
+    assert rows[1] == {"alias_of": "http://x.example/1"} and rows[2] is None
+    assert [(r["seq"], r["version"]) for r in (rows[0], rows[3], rows[4])] == [(0, 1), (1, 2), (2, 1)]
+    assert rows[3]["previous_seq"] == 0 and rows[3]["change"] == "body"
     article = catalog.article("http://x.example/1")  # one row update per article, the last state
-    assert (article["latest_version"], article["latest_seq"], article["latest_sha256"]) == (2, 2, rows[3]["sha256"])
-    assert catalog.article("http://x.example/2")["latest_seq"] == 1
+    assert (article["latest_version"], article["latest_seq"], article["latest_sha256"]) == (2, 1, rows[3]["sha256"])
+    alias = catalog.article("http://x.example/2")
+    assert (alias["state"], alias["alias_of"], alias["latest_version"]) == ("alias", "http://x.example/1", 0)
     for row in catalog.iter_versions():
         assert sha256_hex((tmp_path / row["file"]).read_bytes()) == row["sha256"]
     assert catalog.count_versions() == 3
@@ -165,3 +167,62 @@ def test_unchanged_checks_recorded_in_one_batch(tmp_path, catalog_url):
     assert [row["last_status"] for row in rows] == [304, 304, 200] and rows[2]["etag"] == '"e2"'
     assert all(row["next_check"] > "2026-01-01T06:00:00Z" for row in rows)
     assert catalog.due_articles(["o"], "2026-01-01T06:00:00Z", everything=True) == []
+
+
+# the versions table as releases before the change column wrote it (file unique)
+OLD_VERSIONS_DDL = """CREATE TABLE versions (
+    seq INTEGER NOT NULL, article_id INTEGER NOT NULL, version INTEGER NOT NULL, previous_seq INTEGER,
+    reason VARCHAR NOT NULL, file TEXT NOT NULL, sha256 VARCHAR NOT NULL, outlet VARCHAR NOT NULL,
+    url TEXT NOT NULL, canonical_url TEXT, title TEXT, authors TEXT, published VARCHAR, published_source VARCHAR,
+    modified VARCHAR, modified_source VARCHAR, language VARCHAR, section TEXT, fetched_at VARCHAR NOT NULL,
+    http_status INTEGER, etag TEXT, last_modified TEXT, warc_file TEXT, warc_offset INTEGER,
+    warc_record_id VARCHAR, payload_digest VARCHAR, discovered_via VARCHAR, links TEXT, PRIMARY KEY (seq),
+    CONSTRAINT uq_versions_article_version UNIQUE (article_id, version),
+    CONSTRAINT uq_versions_file UNIQUE (file), FOREIGN KEY(article_id) REFERENCES articles (id))"""
+
+
+def test_an_older_catalog_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "catalog.sqlite"
+    Catalog(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as db:                      # make it look like an older release's
+        db.execute("DROP TABLE versions")
+        db.execute(OLD_VERSIONS_DDL)
+        db.execute("CREATE INDEX ix_versions_article ON versions (article_id)")
+        db.execute("ALTER TABLE events DROP COLUMN version")
+        db.execute("INSERT INTO articles (id, outlet, url, first_seen, latest_version, latest_seq, latest_sha256, "
+                   "recheck_step, state) VALUES (1, 'o', 'http://x.example/1', '2026-01-01T00:00:00Z', 1, 0, 'ab', 0, "
+                   "'active')")
+        db.execute("INSERT INTO versions (seq, article_id, version, reason, file, sha256, outlet, url, fetched_at) "
+                   "VALUES (0, 1, 1, 'new', 'text/000_ab.txt', 'ab', 'o', 'http://x.example/1', '2026-01-01T00:00:00Z')")
+    catalog = Catalog(f"sqlite:///{path}")
+    rows = list(catalog.iter_versions())
+    assert [(r["seq"], r["file"], r["change"]) for r in rows] == [(0, "text/000_ab.txt", None)]
+    catalog.add_event(1, "gone", {"status": 404}, version=1)
+    assert [e["version"] for e in catalog.iter_events()] == [1]
+    with catalog.engine.begin() as conn:                   # a metadata version names its text's file
+        batch = catalog.version_batch(conn, [("o", "http://x.example/1")])
+        batch.add_version("http://x.example/1", lambda seq: "text/000_ab.txt",
+                          {"outlet": "o", "url": "http://x.example/1", "sha256": "ab", "fetched_at": "2026-01-02T00:00:00Z",
+                           "change": "metadata"})
+        batch.write()
+    assert [r["file"] for r in catalog.iter_versions()] == ["text/000_ab.txt"] * 2
+    assert [r["seq"] for r in catalog.iter_versions(text_files_only=True)] == [0]
+    assert upgrade_schema(catalog.engine) == []              # nothing left to do the second time
+
+
+def test_metadata_changes_only_for_what_the_page_itself_says():
+    from archive.store.changes import metadata_changes
+
+    latest = {"body_sha256": "b", "authors": "A. Writer", "description": "Lede", "published": "2026-01-01T08:00:00Z",
+              "published_source": "json-ld", "modified": "2026-01-01T09:00:00Z", "modified_source": "json-ld"}
+    same = {**latest, "fetched_at": "2026-01-03T00:00:00Z"}
+    assert metadata_changes(latest, same) == []
+    assert metadata_changes(latest, {**same, "authors": "B. Writer"}) == ["authors"]
+    assert metadata_changes(latest, {**same, "modified": "2026-01-02T10:00:00Z"}) == ["modified"]
+    # a modified time stamped at the fetch itself, or a feed's date standing in: no change
+    assert metadata_changes(latest, {**same, "modified": "2026-01-02T23:59:30Z"}) == []
+    assert metadata_changes(latest, {**same, "published": "2026-01-02T10:00:00Z", "published_source": "feed"}) == []
+    # an older release's version recorded no description: a description now is no change
+    assert metadata_changes({**latest, "body_sha256": None, "description": None}, same) == []

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
-from tests.conftest import run_crawl
+from tests.conftest import run_crawl, serve_and_crawl
 from tests.demosite import OutletSite
 
 
@@ -32,14 +32,7 @@ def _revisits(archive: Path) -> Counter:
 
 def test_edits_make_exactly_one_new_version_and_template_changes_none(tmp_path, served):
     site = OutletSite("delta", n_articles=24, seed=5, link_only=False)
-    server = served(site)
-    base = server.base_url(site)
-    outlets = tmp_path / "outlets.toml"
-    outlets.write_text(server.outlets_toml(sources=("rss", "sitemap")))
-    archive = tmp_path / "archive"
-
-    first = run_crawl(outlets, archive)
-    assert first.returncode == 0, first.stderr[-2000:]
+    base, outlets, archive, first = serve_and_crawl(tmp_path, served, site)
     before = _versions(archive)
     assert len(before) == 24
 

@@ -85,7 +85,8 @@ def site():
 def write_outlets(path: Path, site, name: str = "tiny", interval: str = "2s") -> Path:
     port = site.server_address[1]
     path.write_text(f'[[outlets]]\nname = "{name}"\nfeeds = ["http://127.0.0.1:{port}/feed.xml"]\n'
-                    f'discovery_interval = "{interval}"\nrecheck = ["1h"]\n', encoding="utf-8")
+                    f'discovery_interval = "{interval}"\ndiscovery_floor = "{interval}"\nrecheck = ["1h"]\n',
+                    encoding="utf-8")
     return path
 
 

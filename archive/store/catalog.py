@@ -6,7 +6,8 @@ Tables:
 - ``versions``: one row per text file (version of an article); ``seq`` is the NNN of the
   file name and is allocated here, so it stays unique with several writers.
 - ``runs`` and ``outlet_stats``: one row per crawl, and its summary per outlet.
-- ``events``: things that happened to an article (gone, moved, re-extracted...).
+- ``events``: things that happened to an article (gone, moved, restored, re-extracted).
+- ``outlet_polling``: per outlet, how often its listings are read (adaptive discovery).
 - ``listings``: one row per feed or sitemap read: its validators and last full capture,
   for conditional requests (an unchanged listing is not read again).
 - ``notes``: small facts about the archive itself, by name (what the manifest last held).
@@ -20,11 +21,12 @@ Only this module knows the schema; everything else calls its methods.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 from sqlalchemy import (
-    Column, ForeignKey, Index, Integer, MetaData, Sequence, String, Table, Text, UniqueConstraint,
+    Column, Float, ForeignKey, Index, Integer, MetaData, Sequence, String, Table, Text, UniqueConstraint,
     and_, bindparam, create_engine, event, func, insert, inspect, not_, or_, select, text, update,
 )
 from sqlalchemy.engine import Connection, Engine
@@ -32,6 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 from .conflicts import retry_on_conflict
 from .timefmt import utc_now
 
+logger = logging.getLogger(__name__)
 metadata = MetaData()
 
 articles = Table(
@@ -78,8 +81,13 @@ versions = Table(
     Column("version", Integer, nullable=False),
     Column("previous_seq", Integer),
     Column("reason", String, nullable=False, default="new"),  # new | edit | reextract
-    Column("file", Text, nullable=False),            # relative to the archive dir: text/NNN_hash.txt
+    # what differs from the previous version: headline | body | headline+body | metadata
+    # (None for a first version); a metadata version has no file of its own (see file)
+    Column("change", String),
+    # relative to the archive dir: text/NNN_hash.txt; a metadata version names its text's file
+    Column("file", Text, nullable=False),
     Column("sha256", String, nullable=False),
+    Column("body_sha256", String),                   # of the text after its headline line
     Column("outlet", String, nullable=False),
     Column("url", Text, nullable=False),             # URL fetched
     Column("canonical_url", Text),
@@ -91,7 +99,10 @@ versions = Table(
     Column("modified_source", String),
     Column("language", String),
     Column("section", Text),
+    Column("description", Text),
     Column("fetched_at", String, nullable=False),
+    Column("published_delay", Integer),              # v1: seconds from published to this capture
+    Column("modified_delay", Integer),               # edits: seconds from the announced change
     Column("http_status", Integer),
     Column("etag", Text),
     Column("last_modified", Text),
@@ -105,9 +116,11 @@ versions = Table(
     # version n cannot both archive it (the loser tries again, and then finds its text is
     # the latest already, or follows it as n+2)
     UniqueConstraint("article_id", "version", name="uq_versions_article_version"),
-    UniqueConstraint("file", name="uq_versions_file"),
 )
 Index("ix_versions_article", versions.c.article_id)
+Index("ix_versions_file", versions.c.file)
+Index("ix_versions_body", versions.c.body_sha256)
+Index("ix_versions_sha256", versions.c.sha256)
 
 runs = Table(
     "runs", metadata,
@@ -131,6 +144,12 @@ outlet_stats = Table(
     Column("unchanged", Integer, nullable=False, default=0),
     Column("skipped", Integer, nullable=False, default=0),
     Column("errors", Text),                          # JSON {kind: count}
+    # seconds from published to first capture, and from an announced change to its capture,
+    # of this run's versions: median and 90th percentile
+    Column("published_delay_median", Integer),
+    Column("published_delay_p90", Integer),
+    Column("modified_delay_median", Integer),
+    Column("modified_delay_p90", Integer),
     UniqueConstraint("run_id", "outlet", name="uq_outlet_stats"),
 )
 
@@ -139,8 +158,21 @@ events = Table(
     Column("id", Integer, primary_key=True),
     Column("article_id", Integer, ForeignKey("articles.id")),
     Column("at", String, nullable=False),
-    Column("kind", String, nullable=False),
-    Column("detail", Text),
+    Column("kind", String, nullable=False),          # gone | moved | restored | reextracted
+    Column("detail", Text),                          # JSON
+    Column("version", Integer),                      # the article's latest version then
+)
+Index("ix_events_article", events.c.article_id)
+
+outlet_polling = Table(
+    "outlet_polling", metadata,
+    Column("outlet", String, primary_key=True),
+    Column("interval_seconds", Integer, nullable=False),  # until the next read of its listings
+    Column("next_poll", String, nullable=False),
+    Column("last_poll", String, nullable=False),
+    Column("polls", Integer, nullable=False),
+    Column("new_weight", Float, nullable=False),     # new articles seen, decayed by age
+    Column("time_weight", Float, nullable=False),    # seconds watched, decayed the same way
 )
 
 listings = Table(
@@ -171,9 +203,28 @@ _ARTICLE_COLUMNS = frozenset(c.name for c in articles.columns)
 _VERSION_COLUMNS = frozenset(c.name for c in versions.columns)
 _LISTING_COLUMNS = frozenset(c.name for c in listings.columns)
 _ARTICLE_STATE = (articles.c.id, articles.c.first_seen, articles.c.recheck_step, articles.c.latest_version,
-                  articles.c.latest_seq, articles.c.latest_sha256)
-_STATES_BY_URLS = select(articles.c.url, *_ARTICLE_STATE).where(articles.c.url.in_(bindparam("_urls", expanding=True)))
-_ROWS_BY_URLS = select(articles).where(articles.c.url.in_(bindparam("_urls", expanding=True)))
+                  articles.c.latest_seq, articles.c.latest_sha256, articles.c.announced)
+_URLS = bindparam("_urls", expanding=True)
+_STATES_BY_URLS = select(articles.c.url, *_ARTICLE_STATE).where(articles.c.url.in_(_URLS))
+# the latest version of each article, as a new text is compared with it (see VersionBatch.latest)
+_LATEST = versions.alias("latest")
+LATEST_FIELDS = ("title", "body_sha256", "file", "fetched_at", "authors", "description", "published",
+                 "published_source", "modified", "modified_source")
+_LATEST_BY_URLS = (select(articles.c.url, *(_LATEST.c[name] for name in LATEST_FIELDS))
+                   .select_from(articles.join(_LATEST, _LATEST.c.seq == articles.c.latest_seq))
+                   .where(articles.c.url.in_(_URLS)))
+
+# articles whose latest text has one of these hashes (whole text or body): a new page with the
+# same text is the same story under another URL
+_LATEST_WITH_HASHES = (select(articles.c.url, versions.c.outlet, versions.c.sha256, versions.c.body_sha256)
+                       .select_from(versions.join(articles, articles.c.latest_seq == versions.c.seq))
+                       .where(articles.c.state != "alias",
+                              or_(versions.c.sha256.in_(_URLS), versions.c.body_sha256.in_(_URLS)))
+                       .order_by(articles.c.id.desc()))
+# below this many words a body alone does not make two pages one story ("Watch the video
+# above."): their headlines must agree too
+SAME_STORY_MIN_WORDS = 40
+_ROWS_BY_URLS = select(articles).where(articles.c.url.in_(_URLS))
 _UPDATE_ARTICLE = update(articles).where(articles.c.id == bindparam("_article_id"))
 _INSERT_ARTICLE = insert(articles)
 _INSERT_VERSION = insert(versions)
@@ -181,6 +232,11 @@ _INSERT_VERSION = insert(versions)
 _ANNOUNCED_DUE = and_(articles.c.announced.is_not(None),
                       or_(articles.c.last_checked.is_(None), articles.c.announced >= articles.c.last_checked))
 _NEXT_SEQ = select(func.coalesce(func.max(versions.c.seq), -1) + 1)
+
+
+def _add_event(conn: Connection, article_id: int | None, kind: str, detail: dict | None, version: int | None) -> None:
+    conn.execute(insert(events).values(article_id=article_id, at=utc_now(), kind=kind, version=version,
+                                       detail=json.dumps(detail or {}, sort_keys=True)))
 
 
 def _checked(values: dict[str, Any], columns: frozenset, table: str) -> dict[str, Any]:
@@ -225,30 +281,33 @@ def frontier_query(kind: str, outlets: list[str], after_id: int | None = 0, now:
 
     - ``pending``: active, discovered but never archived;
     - ``announced``: archived, and a feed or sitemap announced an update since the last check;
-    - ``recheck``: archived and due at ``now`` (``everything``: not checked since ``now``),
-      except the announced ones (checked as such, first: not twice, even before their
+    - ``recheck``: archived (active, or gone) and due at ``now`` (``everything``: not
+      checked since ``now``), except the announced ones (checked as such, first: not twice, even before their
       check is written).
     """
-    query = select(articles).where(articles.c.state == "active", articles.c.outlet.in_(outlets))
+    query = select(articles).where(articles.c.outlet.in_(outlets))
     if after_id is not None:
         query = query.where(articles.c.id > after_id)
     if kind == "pending":
-        return query.where(articles.c.latest_version == 0)
-    query = query.where(articles.c.latest_version > 0)
+        return query.where(articles.c.state == "active", articles.c.latest_version == 0)
     if kind == "announced":
-        return query.where(_ANNOUNCED_DUE)
+        return query.where(articles.c.state == "active", articles.c.latest_version > 0, _ANNOUNCED_DUE)
+    # gone ones too: they may come back
+    query = query.where(articles.c.state.in_(("active", "gone")), articles.c.latest_version > 0)
     if everything:
         query = query.where((articles.c.last_checked.is_(None)) | (articles.c.last_checked < now))
     else:
         query = query.where(articles.c.next_check.is_not(None), articles.c.next_check <= now)
     return query.where(not_(_ANNOUNCED_DUE))
 
+DELAY_COLUMNS = ("published_delay_median", "published_delay_p90", "modified_delay_median", "modified_delay_p90")
+
 
 MANIFEST_COLUMNS = [
     "file", "url", "outlet", "version", "sha256", "fetched_at", "title", "published",
     "warc_file", "warc_offset", "seq", "canonical_url", "authors", "modified", "language",
     "section", "http_status", "etag", "last_modified", "warc_record_id", "payload_digest",
-    "discovered_via", "reason", "previous_file",
+    "discovered_via", "reason", "previous_file", "change",
 ]
 
 
@@ -273,17 +332,35 @@ class VersionBatch:
     then a row's ``seq`` (and the ``previous_seq``/``latest_seq`` that refer to it) is a
     negative stand-in, and its ``file`` is None."""
 
-    def __init__(self, conn: Connection, states: dict[str, dict[str, Any]]):
+    def __init__(self, conn: Connection, states: dict[str, dict[str, Any]], latest: dict[str, dict[str, Any]],
+                 texts: dict[tuple[str, str], str]):
         self.conn = conn
         self.states = states
+        self.latest_rows = latest
+        self.texts = texts  # (outlet, text or body sha256) -> the article whose latest text has it
         self.rows: list[dict[str, Any]] = []
         self.file_names: list = []
+        self.latest_of_rows: list[dict[str, Any]] = []
         self.article_updates: dict[int, dict[str, Any]] = {}
 
     def state(self, url: str) -> dict[str, Any]:
-        """``id``, ``first_seen``, ``recheck_step``, ``latest_version``, ``latest_seq`` and
-        ``latest_sha256`` of the article with canonical ``url``, as this batch leaves it."""
+        """``id``, ``first_seen``, ``recheck_step``, ``latest_version``, ``latest_seq``,
+        ``latest_sha256`` and ``announced`` of the article with canonical ``url``, as this
+        batch leaves it."""
         return self.states[url]
+
+    def latest(self, url: str) -> dict[str, Any] | None:
+        """The :data:`LATEST_FIELDS` of the article's latest version as this batch leaves
+        it; None before its first version."""
+        return self.latest_rows.get(url)
+
+    def same_story(self, outlet: str, row: dict[str, Any], body_words: int) -> str | None:
+        """Another article of ``outlet`` (its canonical URL) whose latest text has the body
+        of the version ``row`` (or its whole text, for a short body): ``row["url"]`` is then
+        the same story under a second address (AMP, print, a new slug)."""
+        key = row["body_sha256"] if body_words >= SAME_STORY_MIN_WORDS else row["sha256"]
+        twin = self.texts.get((outlet, key))
+        return twin if twin != row["url"] else None
 
     def set_article_fields(self, url: str, values: dict[str, Any]) -> None:
         """Fields to set on the article's row (later calls win)."""
@@ -306,16 +383,22 @@ class VersionBatch:
         self.file_names.append(make_file_name)
         self.set_article_fields(url, {**(article_fields or {}), "latest_version": version, "latest_seq": stand_in,
                                       "latest_sha256": row["sha256"]})
+        self.latest_rows[url] = {name: row.get(name) for name in LATEST_FIELDS}
+        self.latest_of_rows.append(self.latest_rows[url])  # its file is named by write()
+        for key in (row.get("body_sha256"), row["sha256"]):
+            if key:
+                self.texts.setdefault((row["outlet"], key), url)
         return row
 
     def write(self) -> None:
         """Allocate the sequence numbers, send the batch's rows and updates (the caller's
         transaction commits them)."""
         real = dict(zip(range(-1, -1 - len(self.rows), -1), _allocate_seqs(self.conn, len(self.rows))))
-        for row, make_file_name in zip(self.rows, self.file_names):
+        for row, make_file_name, latest in zip(self.rows, self.file_names, self.latest_of_rows):
             row["seq"] = real[row["seq"]]
             row["previous_seq"] = real.get(row["previous_seq"], row["previous_seq"])
-            row["file"] = make_file_name(row["seq"])
+            # (a metadata version's file is its text's: an earlier row's, named just now)
+            row["file"] = latest["file"] = make_file_name(row["seq"])
         for values in (*self.article_updates.values(), *self.states.values()):
             if values.get("latest_seq") in real:
                 values["latest_seq"] = real[values["latest_seq"]]
@@ -326,7 +409,7 @@ class VersionBatch:
         updates = [{**values, "_article_id": article_id} for article_id, values in sorted(self.article_updates.items())]
         for rows in _grouped_by_columns(updates):
             self.conn.execute(_UPDATE_ARTICLE, rows)
-        self.rows, self.file_names, self.article_updates = [], [], {}
+        self.rows, self.file_names, self.latest_of_rows, self.article_updates = [], [], [], {}
 
 
 def _allocate_seqs(conn: Connection, count: int) -> list[int]:
@@ -379,17 +462,18 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-SCHEMA_LOCK = 0x6E657773  # PostgreSQL advisory lock key: one process creates or migrates the schema at a time
+SCHEMA_LOCK = 0x6E657773  # PostgreSQL advisory lock key: one process creates or upgrades the schema at a time
 
 
-def _create_schema(engine: Engine) -> None:
-    """Create missing tables, indexes and sequences, and add missing columns, in one
+def _create_schema(engine: Engine, url: str) -> None:
+    """Upgrade an older catalog (:func:`upgrade_schema`) and create what is missing, in one
     transaction (on PostgreSQL under an advisory lock: workers start together)."""
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK)))
+        for change in upgrade_schema(conn):
+            logger.warning("catalog %s upgraded: %s", url, change)
         metadata.create_all(conn)
-        _add_missing_columns(conn)
         if conn.dialect.supports_sequences:
             # after a copy of older rows, say: the sequence starts above every seq in use
             conn.execute(text("SELECT setval('versions_seq', m) FROM (SELECT max(seq) AS m FROM versions) AS top "
@@ -397,18 +481,51 @@ def _create_schema(engine: Engine) -> None:
                               "ELSE last_value - 1 END FROM versions_seq)"))
 
 
-def _add_missing_columns(conn: Connection) -> None:
-    """Columns (nullable, without default) and indexes added to the schema since an
-    existing catalog was created (``create_all`` only creates whole tables)."""
+def upgrade_schema(bind: Engine | Connection) -> list[str]:
+    """Bring a catalog written by an earlier release to this schema, in one transaction
+    (``bind``'s, when it is a connection): add the columns and indexes it lacks, and drop
+    the uniqueness of ``versions.file`` (a metadata version names the file of its
+    unchanged text). Returns what was done (empty when nothing was needed)."""
+    if isinstance(bind, Engine):
+        with bind.begin() as conn:
+            return upgrade_schema(conn)
+    conn = bind
     inspector = inspect(conn)
+    existing = set(inspector.get_table_names())
+    done: list[str] = []
+    quote = conn.dialect.identifier_preparer.quote
     for table in metadata.sorted_tables:
+        if table.name not in existing:
+            continue
         present = {column["name"] for column in inspector.get_columns(table.name)}
         for column in table.columns:
-            if column.name not in present and column.nullable and column.default is None:
-                conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} "
+            if column.name not in present:
+                conn.execute(text(f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} "
                                   f"{column.type.compile(conn.dialect)}"))
-        for index in table.indexes:
-            index.create(conn, checkfirst=True)
+                done.append(f"added {table.name}.{column.name}")
+    if "versions" in existing and any(constraint["name"] == "uq_versions_file"
+                                      for constraint in inspector.get_unique_constraints("versions")):
+        _drop_unique_file(conn, conn.dialect.name)
+        done.append("dropped the uniqueness of versions.file")
+    for table in metadata.sorted_tables:  # (create_all makes the indexes of new tables only)
+        if table.name in existing:
+            for index in table.indexes:
+                index.create(conn, checkfirst=True)
+    return done
+
+
+def _drop_unique_file(conn: Connection, dialect: str) -> None:
+    if dialect != "sqlite":
+        conn.execute(text("ALTER TABLE versions DROP CONSTRAINT uq_versions_file"))
+        return
+    # SQLite cannot drop a constraint: the table is built again and its rows copied over
+    columns = ", ".join(f'"{column.name}"' for column in versions.columns)
+    conn.execute(text("ALTER TABLE versions RENAME TO versions_before_upgrade"))
+    for index in versions.indexes:
+        conn.execute(text(f'DROP INDEX IF EXISTS "{index.name}"'))
+    versions.create(conn)
+    conn.execute(text(f"INSERT INTO versions ({columns}) SELECT {columns} FROM versions_before_upgrade"))
+    conn.execute(text("DROP TABLE versions_before_upgrade"))
 
 
 class Catalog:
@@ -421,8 +538,8 @@ class Catalog:
         self.engine: Engine = create_engine(engine_url(url), future=True, **options)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        if create:
-            _create_schema(self.engine)
+        if create or inspect(self.engine).has_table("versions"):
+            _create_schema(self.engine, url)
 
     def close(self) -> None:
         """Release the database connections."""
@@ -456,10 +573,12 @@ class Catalog:
                   "recheck_step": 0, "state": "active", **fields}
         return conn.execute(_INSERT_ARTICLE, _checked(values, _ARTICLE_COLUMNS, "articles")).inserted_primary_key[0]
 
-    def version_batch(self, conn: Connection, articles_of: list[tuple[str, str]]) -> "VersionBatch":
+    def version_batch(self, conn: Connection, articles_of: list[tuple[str, str]],
+                      hashes: list[str] = ()) -> "VersionBatch":
         """Versions and checks of the articles ``articles_of`` ((outlet, canonical URL) pairs),
         written inside ``conn``'s transaction with a few statements for the whole batch;
-        articles not in the catalog yet are inserted."""
+        articles not in the catalog yet are inserted. ``hashes``: the new texts' and bodies'
+        SHA-256, for :meth:`VersionBatch.same_story`."""
         urls = list(dict.fromkeys(url for _, url in articles_of))
         states = {url: dict(row) for url, row in _by_url(conn, _STATES_BY_URLS, urls).items()}
         for outlet, url in articles_of:
@@ -467,8 +586,15 @@ class Catalog:
                 first_seen = utc_now()
                 article_id = self._insert_article(conn, outlet, url, {"first_seen": first_seen})
                 states[url] = {"url": url, "id": article_id, "first_seen": first_seen, "recheck_step": 0,
-                               "latest_version": 0, "latest_seq": None, "latest_sha256": None}
-        return VersionBatch(conn, states)
+                               "latest_version": 0, "latest_seq": None, "latest_sha256": None, "announced": None}
+        archived = [url for url in urls if states[url]["latest_version"]]
+        latest = {url: dict(row) for url, row in _by_url(conn, _LATEST_BY_URLS, archived).items()} if archived else {}
+        texts = {}
+        unique = list(dict.fromkeys(hashes))
+        for start in range(0, len(unique), 250):  # (each hash is compared with two columns)
+            for row in conn.execute(_LATEST_WITH_HASHES, {"_urls": unique[start:start + 250]}):
+                texts.update({(row.outlet, row.sha256): row.url, (row.outlet, row.body_sha256): row.url})
+        return VersionBatch(conn, states, latest, texts)
 
     def update_article(self, article_id: int, **fields: Any) -> None:
         """Set fields of an article row."""
@@ -557,18 +683,61 @@ class Catalog:
                 conn.execute(_UPDATE_ARTICLE, rows)
         return len(updates)
 
-    def record_gone(self, url: str, status: int) -> bool:
-        """The outlet answered 404/410 for an archived article: keep it, note the event."""
+    def record_gone(self, url: str, policy, fields: dict[str, Any], detail: dict[str, Any]) -> bool:
+        """The outlet no longer serves the article ``url``: it answered 404/410, or sent it
+        to its home or a section page. An archived article keeps its versions, gets a
+        ``gone`` event (``detail``: status, reason) when it was not gone already, and is
+        still checked on its back-off schedule (``policy``), so that a return is seen.
+        ``fields``: ``last_checked`` and ``last_status``. Returns False for an article never
+        archived: it is not asked for again until a listing names it."""
         row = self.article(url)
         if row is None:
             return False
-        if row["latest_version"]:
-            self.update_article(row["id"], state="gone", last_status=status, last_checked=utc_now(), next_check=None)
-            self.add_event(row["id"], "gone", {"status": status})
-            return True
-        # Never archived: stop asking for it until a listing names it again.
-        self.update_article(row["id"], state="gone", last_status=status, last_checked=utc_now())
-        return False
+        with self.engine.begin() as conn:
+            if not row["latest_version"]:
+                conn.execute(_UPDATE_ARTICLE, {**fields, "state": "gone", "_article_id": row["id"]})
+                return False
+            checked = self.check_fields(row, False, policy, fields)
+            conn.execute(_UPDATE_ARTICLE, {**checked, "state": "gone", "_article_id": row["id"]})
+            if row["state"] != "gone":
+                _add_event(conn, row["id"], "gone", detail, row["latest_version"])
+        return True
+
+    def record_moved(self, url: str, new_url: str, detail: dict[str, Any]) -> bool:
+        """The archived article ``url`` now lives at ``new_url`` (a permanent redirect or a
+        changed canonical link): ``new_url`` becomes an alias of it (never an article of
+        its own) and its address for later checks. Returns True when this is news (a
+        ``moved`` event was added), False when that move was recorded before."""
+        with self.engine.begin() as conn:
+            rows = _by_url(conn, _ROWS_BY_URLS, [url, new_url])
+            article, target = rows.get(url), rows.get(new_url)
+            if article is None or not article["latest_version"] or new_url == url:
+                return False
+            if target is None:
+                self._insert_article(conn, article["outlet"], new_url, {
+                    "state": "alias", "alias_of": url, "discovered_via": "moved", "discovered_from": url})
+            elif target["state"] != "alias" or target["alias_of"] != url:
+                conn.execute(_UPDATE_ARTICLE, {"state": "alias", "alias_of": url, "_article_id": target["id"]})
+            conn.execute(_UPDATE_ARTICLE, {"fetch_url": new_url, "_article_id": article["id"]})
+            last = conn.execute(select(events.c.detail).where(events.c.article_id == article["id"],
+                                                              events.c.kind == "moved")
+                                .order_by(events.c.id.desc()).limit(1)).scalar()
+            if last is not None and json.loads(last).get("url") == new_url:
+                return False
+            _add_event(conn, article["id"], "moved", {**detail, "url": new_url}, article["latest_version"])
+        return True
+
+    def record_restored(self, url: str, status: int) -> bool:
+        """An article marked gone answered with the article again: active again, with a
+        ``restored`` event. False when it was not gone."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(articles.c.id, articles.c.latest_version)
+                               .where(articles.c.url == url, articles.c.state == "gone")).first()
+            if row is None:
+                return False
+            conn.execute(_UPDATE_ARTICLE, {"state": "active", "_article_id": row.id})
+            _add_event(conn, row.id, "restored", {"status": status}, row.latest_version)
+        return True
 
     def pending_articles(self, outlets: list[str], after_id: int = 0, limit: int = 500) -> list[dict]:
         """Next batch of active articles discovered but never archived, in id order."""
@@ -587,9 +756,10 @@ class Catalog:
 
     def due_articles(self, outlets: list[str], now: str, after_id: int = 0, limit: int = 500,
                      everything: bool = False) -> list[dict]:
-        """Next batch of archived active articles due for a re-check at ``now``, in id order.
+        """Next batch of archived articles (active, or gone: they may come back) due for a
+        re-check at ``now``, in id order.
 
-        With ``everything``, every archived active article not yet checked since ``now``.
+        With ``everything``, every such article not yet checked since ``now``.
         """
         return self._batch(frontier_query("recheck", outlets, after_id, now, everything), limit)
 
@@ -651,7 +821,8 @@ class Catalog:
                     run_id=run_id, outlet=outlet,
                     errors=json.dumps(counts.get("errors", {}), sort_keys=True),
                     **{k: counts.get(k, 0) for k in ("discovered", "fetched", "archived", "new_versions",
-                                                      "unchanged", "skipped")}))
+                                                      "unchanged", "skipped")},
+                    **{k: counts.get(k) for k in DELAY_COLUMNS}))
 
     def run(self, run_id: int) -> dict | None:
         """A run row with its outlet stats under ``"outlets"``."""
@@ -668,11 +839,22 @@ class Catalog:
             rows = conn.execute(select(runs).order_by(runs.c.id.desc()).limit(limit)).mappings()
             return [dict(row) for row in rows]
 
-    def add_event(self, article_id: int | None, kind: str, detail: dict | None = None) -> None:
+    def add_event(self, article_id: int | None, kind: str, detail: dict | None = None,
+                  version: int | None = None) -> None:
         """Record something that happened to an article (gone, moved, re-extracted...)."""
         with self.engine.begin() as conn:
-            conn.execute(insert(events).values(article_id=article_id, at=utc_now(), kind=kind,
-                                               detail=json.dumps(detail or {}, sort_keys=True)))
+            _add_event(conn, article_id, kind, detail, version)
+
+    def iter_event_rows(self, outlet: str | None = None, since: str | None = None,
+                        until: str | None = None) -> Iterator[dict]:
+        """Events in time order (streamed) with their article's ``outlet`` and ``url``."""
+        query = (select(events.c.at, events.c.kind, events.c.detail, events.c.version, articles.c.outlet,
+                        articles.c.url)
+                 .select_from(events.join(articles, articles.c.id == events.c.article_id))
+                 .order_by(events.c.at, events.c.id))
+        if outlet:
+            query = query.where(articles.c.outlet == outlet)
+        yield from self._stream(_in_period(query, events.c.at, since, until))
 
     def iter_events(self, article_id: int | None = None) -> Iterator[dict]:
         """Events, oldest first, optionally of one article."""
@@ -748,9 +930,10 @@ class Catalog:
         yield from self._stream(_in_period(query, articles.c.first_seen, since, until))
 
     def iter_versions(self, outlet: str | None = None, since: str | None = None, until: str | None = None,
-                      latest_only: bool = False) -> Iterator[dict]:
+                      latest_only: bool = False, text_files_only: bool = False) -> Iterator[dict]:
         """Every version row in sequence order (streamed), with ``previous_file`` and
-        ``article_url``; ``latest_only``: only each article's latest version."""
+        ``article_url``; ``latest_only``: only each article's latest version;
+        ``text_files_only``: not the metadata versions (one row per text file)."""
         previous = versions.alias("previous")
         query = (select(versions, previous.c.file.label("previous_file"), articles.c.url.label("article_url"))
                  .select_from(versions.join(articles, articles.c.id == versions.c.article_id)
@@ -758,6 +941,8 @@ class Catalog:
                  .order_by(versions.c.seq))
         if latest_only:
             query = query.where(versions.c.seq == articles.c.latest_seq)
+        if text_files_only:
+            query = query.where(or_(versions.c.change.is_(None), versions.c.change != "metadata"))
         if outlet:
             query = query.where(versions.c.outlet == outlet)
         yield from self._stream(_in_period(query, versions.c.fetched_at, since, until))
@@ -820,6 +1005,48 @@ class Catalog:
             count, top = conn.execute(select(func.count(), func.max(versions.c.seq))).one()
         return {"versions": count, "max_seq": top}
 
+    # -- adaptive discovery ----------------------------------------------------------
+
+    def polling(self, outlet: str) -> dict | None:
+        """The outlet's ``outlet_polling`` row (None before its listings were first read)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(outlet_polling).where(outlet_polling.c.outlet == outlet)).mappings().first()
+        return dict(row) if row else None
+
+    def discovery_due(self, outlets: list[str], now: str) -> list[str]:
+        """Which of ``outlets`` are due for a read of their listings at ``now`` (never read: due)."""
+        with self.engine.connect() as conn:
+            later = set(conn.execute(select(outlet_polling.c.outlet).where(
+                outlet_polling.c.outlet.in_(outlets), outlet_polling.c.next_poll > now)).scalars())
+        return [name for name in outlets if name not in later]
+
+    @retry_on_conflict
+    def record_poll(self, outlet: str, new_articles: int, now: str, policy) -> dict:
+        """Note a read of the outlet's listings at ``now`` that found ``new_articles``;
+        ``policy`` (a DiscoveryPolicy) sets the next one. Returns the new polling row."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(outlet_polling).where(outlet_polling.c.outlet == outlet)).mappings().first()
+            state = policy.after_poll(dict(row) if row else None, new_articles, now)
+            if row:
+                conn.execute(update(outlet_polling).where(outlet_polling.c.outlet == outlet).values(**state))
+            else:
+                conn.execute(insert(outlet_polling).values(outlet=outlet, **state))
+        return {"outlet": outlet, **state}
+
+    def capture_delays(self, after_seq: int | None) -> dict[str, dict[str, list[int]]]:
+        """Per outlet, the ``published_delay`` and ``modified_delay`` values of the versions
+        with ``seq > after_seq`` (a run's versions)."""
+        query = select(versions.c.outlet, versions.c.published_delay, versions.c.modified_delay)
+        if after_seq is not None:
+            query = query.where(versions.c.seq > after_seq)
+        delays: dict[str, dict[str, list[int]]] = {}
+        for row in self._stream(query):
+            entry = delays.setdefault(row["outlet"], {"published_delay": [], "modified_delay": []})
+            for name in ("published_delay", "modified_delay"):
+                if row[name] is not None:
+                    entry[name].append(row[name])
+        return delays
+
     def note(self, name: str) -> Any:
         """The value last saved under ``name`` by :meth:`save_note`, or None."""
         with self.engine.connect() as conn:
@@ -856,6 +1083,55 @@ class Catalog:
         with self.engine.connect() as conn:
             for row in conn.execute(query).mappings():
                 yield dict(row)
+
+    # -- report (archive/tools/report.py) --
+    # Streamed reads for the HTML report; it keeps per-outlet aggregates only.
+
+    def iter_article_facts(self, outlet: str | None = None) -> Iterator[dict]:
+        """Archived articles (streamed, by id): ``id``, ``outlet``, ``url``, ``state``,
+        ``first_seen``, ``last_checked``, ``next_check``, ``latest_version``, and of the
+        article's version 1 ``first_published`` and ``first_fetched_at``; ``captured``: its
+        versions that are captures (not re-extractions)."""
+        first = versions.alias("first")
+        captured = (select(func.count()).where(versions.c.article_id == articles.c.id,
+                                               versions.c.reason != "reextract")
+                    .correlate(articles).scalar_subquery())
+        query = (select(articles.c.id, articles.c.outlet, articles.c.url, articles.c.state, articles.c.first_seen,
+                        articles.c.last_checked, articles.c.next_check, articles.c.latest_version,
+                        first.c.published.label("first_published"), first.c.fetched_at.label("first_fetched_at"),
+                        captured.label("captured"))
+                 .select_from(articles.outerjoin(first, and_(first.c.article_id == articles.c.id,
+                                                             first.c.version == 1)))
+                 .where(articles.c.latest_version > 0).order_by(articles.c.id))
+        if outlet:
+            query = query.where(articles.c.outlet == outlet)
+        yield from self._stream(query)
+
+    def iter_edits(self, outlet: str | None = None) -> Iterator[dict]:
+        """Versions after an article's first that are not re-extractions (streamed, by seq):
+        every version column but ``links``, plus ``first_published`` and ``first_fetched_at``
+        of the article's version 1."""
+        first = versions.alias("first")
+        query = (select(*[c for c in versions.columns if c.name != "links"],
+                        first.c.published.label("first_published"), first.c.fetched_at.label("first_fetched_at"))
+                 .select_from(versions.outerjoin(first, and_(first.c.article_id == versions.c.article_id,
+                                                             first.c.version == 1)))
+                 .where(versions.c.version > 1, versions.c.reason != "reextract").order_by(versions.c.seq))
+        if outlet:
+            query = query.where(versions.c.outlet == outlet)
+        yield from self._stream(query)
+
+    def iter_run_outlet_stats(self, kind: str | None = "crawl", outlet: str | None = None) -> Iterator[dict]:
+        """Per-outlet stats of each run (streamed, oldest run first): the ``outlet_stats`` row
+        with the run's ``started_at``, ``ended_at``, ``kind`` and ``status``."""
+        query = (select(outlet_stats, runs.c.started_at, runs.c.ended_at, runs.c.kind, runs.c.status)
+                 .select_from(outlet_stats.join(runs, runs.c.id == outlet_stats.c.run_id))
+                 .order_by(runs.c.id, outlet_stats.c.outlet))
+        if kind:
+            query = query.where(runs.c.kind == kind)
+        if outlet:
+            query = query.where(outlet_stats.c.outlet == outlet)
+        yield from self._stream(query)
 
     def outlet_names(self) -> list[str]:
         """Outlets that have articles in the catalog."""

@@ -1,5 +1,6 @@
 """``manifest.csv``: one row per text file, regenerated from the catalog after each crawl
-that added versions."""
+that added versions (metadata versions, which have no text file of their own, are in the
+catalog and in ``export --what versions``)."""
 from __future__ import annotations
 
 import csv
@@ -29,7 +30,7 @@ def write_manifest(archive_dir: str | os.PathLike, catalog: Catalog) -> Path:
         with open(tmp, "w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS, extrasaction="ignore")
             writer.writeheader()
-            for row in catalog.iter_versions():
+            for row in catalog.iter_versions(text_files_only=True):
                 writer.writerow(row)
         os.replace(tmp, path)
     except BaseException:

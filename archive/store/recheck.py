@@ -2,18 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
-from .timefmt import format_utc
+from .timefmt import format_utc, parse_iso
 
 DEFAULT_INTERVALS = (15 * 60, 3600, 3 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400)
 DEFAULT_STOP_AFTER = 30 * 86400
-
-
-def parse_iso(text: str) -> datetime:
-    """A catalog time (UTC ISO 8601, ``...Z``) as an aware datetime."""
-    moment = datetime.fromisoformat(text)  # (far faster than strptime; reads the Z as UTC)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)

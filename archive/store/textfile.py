@@ -32,3 +32,9 @@ def render_text(title: str, body: str) -> bytes:
     title = " ".join((title or "").split())
     body = (body or "").replace("\r\n", "\n").replace("\r", "\n").strip("\n")
     return f"{title}\n\n{body}\n".encode("utf-8")
+
+
+def body_of(data: bytes) -> bytes:
+    """The body of a text file's bytes: what follows its headline line and the blank line."""
+    _, _, body = data.partition(b"\n\n")
+    return body

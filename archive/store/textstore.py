@@ -14,14 +14,15 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy.exc import DBAPIError
 
 from .catalog import Catalog
+from .changes import capture_delays, metadata_changes, text_change
 from .conflicts import is_conflict
 from .lock import owner_of_temporary, worker_id
-from .textfile import sha256_hex, text_file_name
+from .textfile import body_of, sha256_hex, text_file_name
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +62,10 @@ class TextStore:
                     check: dict[str, Any], policy) -> dict | None:
         """Archive ``data`` as the next version of the article ``url`` (see :class:`NewVersion`).
 
-        Returns the new version row, or None when ``data`` equals the latest version
-        (nothing is written then).
+        Returns the new version row (``change`` says what changed; a ``metadata`` version
+        names the unchanged text's file and writes none); ``{"alias_of": URL}`` when ``url``,
+        never archived, holds the same body as the latest text of another article of the
+        outlet (it becomes an alias of that story); or None when nothing changed.
         """
         return self.add_versions([NewVersion(outlet, url, data, fields, check, policy)])[0]
 
@@ -70,42 +73,72 @@ class TextStore:
         """Archive several versions in one catalog transaction, in order; one result each,
         as :meth:`add_version` returns it. All are written or none (an error is raised)."""
         for attempt in range(SEQ_RETRIES):
-            tmp_paths: list[Path] = []
+            tmp_paths: list[tuple[Path, dict]] = []
             try:
                 with self.catalog.engine.begin() as conn:
-                    batch = self.catalog.version_batch(conn, [(version.outlet, version.url) for version in versions])
+                    batch = self.catalog.version_batch(conn, [(version.outlet, version.url) for version in versions],
+                                                       [h for version in versions for h in _hashes(version.data)])
                     rows = [self._add_in(batch, version, index, tmp_paths) for index, version in enumerate(versions)]
                     batch.write()
             except DBAPIError as exc:
                 # Another writer took the same sequence number (SQLite) or archived the same
                 # version of an article first, or PostgreSQL broke a deadlock: try again
-                _discard(tmp_paths)
+                _discard(path for path, _ in tmp_paths)
                 if attempt == SEQ_RETRIES - 1 or not is_conflict(exc):
                     raise
                 continue
             except BaseException:
-                _discard(tmp_paths)
+                _discard(path for path, _ in tmp_paths)
                 raise
-            for tmp_path, row in zip(tmp_paths, (row for row in rows if row is not None)):
+            for tmp_path, row in tmp_paths:
                 os.replace(tmp_path, self.archive_dir / row["file"])
             return rows
         return [None] * len(versions)
 
-    def _add_in(self, batch, version: NewVersion, index: int, tmp_paths: list[Path]) -> dict | None:
-        """One version in the catalog ``batch``; its text goes to a temporary file (appended
-        to ``tmp_paths``), renamed once the batch's transaction commits."""
-        sha = sha256_hex(version.data)
-        state = batch.state(version.url)
-        changed = state["latest_sha256"] != sha
-        checked = self.catalog.check_fields(state, changed, version.policy, version.check)
-        if not changed:
-            batch.set_article_fields(version.url, checked)
-            return None
+    def _add_in(self, batch, version: NewVersion, index: int, tmp_paths: list[tuple[Path, dict]]) -> dict | None:
+        """One version in the catalog ``batch``; its text goes to a temporary file (added to
+        ``tmp_paths`` with its row), renamed to the row's file once the batch's transaction
+        commits."""
+        url, data = version.url, version.data
+        sha, body_sha = _hashes(data)
+        state, latest = batch.state(url), batch.latest(url)
+        fields = {**version.fields, "outlet": version.outlet, "sha256": sha, "body_sha256": body_sha,
+                  **capture_delays(version.fields, latest, state.get("announced"))}
+        if latest is None:
+            twin = batch.same_story(version.outlet, {**fields, "url": url}, len(body_of(data).split()))
+            if twin is not None:
+                batch.set_article_fields(url, {**version.check, "state": "alias", "alias_of": twin})
+                return {"alias_of": twin}
+        elif state["latest_sha256"] == sha:
+            checked = self.catalog.check_fields(state, False, version.policy, version.check)
+            if not metadata_changes(latest, version.fields):
+                batch.set_article_fields(url, checked)
+                return None
+            return batch.add_version(url, lambda seq: latest["file"], {**fields, "change": "metadata"},
+                                     article_fields=checked)
+        else:
+            fields["change"] = text_change(latest, version.fields.get("title"), body_sha, self._body_sha(latest))
+        checked = self.catalog.check_fields(state, True, version.policy, version.check)
         tmp_path = self.tmp_dir / f"{sha}.{worker_id()}.{index}.tmp"
-        self._write_tmp(tmp_path, version.data)
-        tmp_paths.append(tmp_path)
-        return batch.add_version(version.url, lambda seq: f"{TEXT_DIR}/{text_file_name(seq, version.data)}",
-                                 {**version.fields, "outlet": version.outlet, "sha256": sha}, article_fields=checked)
+        self._write_tmp(tmp_path, data)
+        try:
+            row = batch.add_version(url, lambda seq: f"{TEXT_DIR}/{text_file_name(seq, data)}", fields,
+                                    article_fields=checked)
+        except BaseException:
+            tmp_path.unlink(missing_ok=True)
+            raise
+        tmp_paths.append((tmp_path, row))  # its file is named when the batch is written
+        return row
+
+    def _body_sha(self, latest: dict[str, Any]) -> str | None:
+        """The body hash of an article's latest text (read from its file when the catalog,
+        written by an earlier release, lacks it)."""
+        if latest.get("body_sha256") or not latest.get("file"):
+            return latest.get("body_sha256")
+        try:
+            return sha256_hex(body_of((self.archive_dir / latest["file"]).read_bytes()))
+        except OSError:
+            return None
 
     def _write_tmp(self, path: Path, data: bytes) -> None:
         try:
@@ -119,7 +152,12 @@ class TextStore:
             raise
 
 
-def _discard(paths: list[Path]) -> None:
+def _hashes(data: bytes) -> tuple[str, str]:
+    """SHA-256 of a text file's bytes and of its body."""
+    return sha256_hex(data), sha256_hex(body_of(data))
+
+
+def _discard(paths: Iterable[Path]) -> None:
     for path in paths:
         path.unlink(missing_ok=True)
 

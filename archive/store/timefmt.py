@@ -20,3 +20,22 @@ def format_utc(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc).strftime(ISO_UTC)
+
+
+def parse_iso(text: str) -> datetime:
+    """A catalog time (UTC ISO 8601, ``...Z``) as an aware datetime."""
+    moment = datetime.fromisoformat(text)  # (far faster than strptime; reads the Z as UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def seconds_between(start: str | None, end: str) -> int | None:
+    """Whole seconds from ``start`` (an ISO 8601 time with a time of day, as pages and feeds
+    give them, any offset) to ``end`` (a catalog time); None when ``start`` is missing, has
+    no time of day (a bare date would make the delay up to a day wrong) or lies after ``end``."""
+    if not start or "T" not in start:
+        return None
+    try:
+        seconds = (parse_iso(end) - parse_iso(start.strip())).total_seconds()
+    except ValueError:
+        return None
+    return int(seconds) if seconds >= 0 else None

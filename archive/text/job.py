@@ -45,5 +45,6 @@ def extracted_fields(extracted: dict, feed_published: str | None = None) -> dict
         "modified_source": extracted.get("modified_source"),
         "language": extracted.get("language"),
         "section": extracted.get("section"),
+        "description": extracted.get("description"),
         "links": json.dumps(extracted.get("links") or []),
     }

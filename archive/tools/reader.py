@@ -88,6 +88,11 @@ def normalize_time(text: str, end: bool = False) -> str:
     return format_utc(moment)
 
 
+# metadata a diff shows when it changed: (label, version column)
+DIFF_METADATA = (("byline", "authors"), ("description", "description"), ("published", "published"),
+                 ("modified", "modified"))
+
+
 def paragraphs(text: str) -> list[str]:
     """A text file's paragraphs: the headline (possibly empty), then each body paragraph.
 
@@ -204,15 +209,27 @@ class ArchiveReader:
     def diff(self, a: int | str | dict, b: int | str | dict, context: int = 3) -> str:
         """Unified diff of two versions BY PARAGRAPH: each paragraph is one diff line.
 
-        Headers: ``--- v<version> <fetched_at> <file>``. Empty when the texts are equal.
+        Headers: ``--- v<version> <fetched_at> <file>``. A changed headline comes first
+        (``headline changed:``, then ``- old`` and ``+ new``; the paragraph diff is then of
+        the bodies), then changed metadata (``byline: old -> new``, description, dates).
+        Empty when texts and metadata are equal.
         """
         old, new = self.version(a), self.version(b)
+        old_paragraphs, new_paragraphs = paragraphs(self.text(old)), paragraphs(self.text(new))
+        preamble = []
+        if old_paragraphs[:1] != new_paragraphs[:1]:
+            preamble = ["headline changed:", *(f"{sign} {paragraph[0] if paragraph else ''}" for sign, paragraph
+                                                in (("-", old_paragraphs), ("+", new_paragraphs)))]
+            old_paragraphs, new_paragraphs = old_paragraphs[1:], new_paragraphs[1:]
+        for label, column in DIFF_METADATA:
+            if (old.get(column) or "") != (new.get(column) or ""):
+                preamble.append(f"{label}: {old.get(column) or '-'} -> {new.get(column) or '-'}")
         lines = difflib.unified_diff(
-            paragraphs(self.text(old)), paragraphs(self.text(new)),
+            old_paragraphs, new_paragraphs,
             fromfile=f"v{old['version']} {old['fetched_at']} {old['file']}",
             tofile=f"v{new['version']} {new['fetched_at']} {new['file']}",
             n=context, lineterm="")
-        out = "\n".join(lines)
+        out = "\n".join([*preamble, *lines])
         return out + "\n" if out else ""
 
     # -- WARC ------------------------------------------------------------------------

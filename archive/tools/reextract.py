@@ -239,7 +239,7 @@ def _to_out(archive_dir: Path, source: Catalog, out_dir: Path, workers: int, out
             else:
                 stats.changed += 1
                 emit(f"changed: seq {row['seq']} {row['file']} ({row['url']})")
-            if written is None:
+            if written is None or written.get("alias_of"):  # same text as a version or another article
                 stats.merged += 1
             else:
                 stats.written += 1

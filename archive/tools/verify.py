@@ -2,7 +2,8 @@
 
 Checks (``quick`` skips the ones marked *):
 - every catalog version row's text file exists, its name carries the row's seq and the
-  first 16 hex of its SHA-256, and* its bytes hash to the catalog's SHA-256;
+  first 16 hex of its SHA-256, and* its bytes hash to the catalog's SHA-256 (a metadata
+  version names the file of an earlier version with the same text);
 - every file in ``text/`` belongs to a catalog row (anything else is a stray);
 - articles' ``latest_*`` columns agree with their versions;
 - every WARC location in the catalog: the WARC file exists, and* the gzip member at the
@@ -206,10 +207,16 @@ def _check_text(archive_dir: Path, row: dict, on_disk: set[str], quick: bool, re
     seq, sha = row["seq"], row["sha256"] or ""
     directory, _, name = file.rpartition("/")
     parsed = parse_text_file_name(name)
+    # a metadata version names the file of its unchanged text, written by an earlier version
+    own_file = row.get("change") != "metadata"
     if directory != TEXT_DIR or parsed is None:
         problem("catalog", f"seq {seq}: file {file!r} is not text/NNN_<hash>.txt")
-    elif parsed[0] != seq or parsed[1] != sha[:16]:
+    elif parsed[1] != sha[:16] or (parsed[0] != seq if own_file else parsed[0] >= seq):
         problem("name", f"{file}: name does not match catalog row seq {seq}, sha256 {sha[:16]}...")
+    if not own_file:
+        if not (archive_dir / file).is_file():
+            problem("missing", f"{file}: text file of seq {seq} ({row['url']}, a metadata version) does not exist")
+        return
     if directory == TEXT_DIR and name in on_disk:
         on_disk.discard(name)
         path = archive_dir / file

@@ -11,6 +11,7 @@ writes every exchange into WARC files.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import Any, AsyncIterator
 
 import scrapy
@@ -20,6 +21,7 @@ from scrapy.exceptions import (
     DownloadTimeoutError, IgnoreRequest, ResponseDataLossError,
 )
 from scrapy.http import Response, TextResponse
+from scrapy.settings import Settings
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.defer import deferred_from_coro
 from sqlalchemy.exc import SQLAlchemyError
@@ -36,7 +38,7 @@ from archive.store.timefmt import utc_now
 from archive.store.urls import canonicalize_url, origin
 from crawler.discovery import Anchor, ListingError, iter_page_links, next_page_urls, parse_feed, parse_sitemap
 from crawler.frontier import Frontier
-from crawler.outlets import Outlet, load_outlets
+from crawler.outlets import Outlet, format_duration, load_outlets
 from crawler.scrapy_compat import DECOMPRESSED_TOO_LARGE, FORBIDDEN_BY_ROBOTS, MAX_REDIRECTIONS
 from crawler.signals import articles_discovered
 from crawler.writeerrors import error_line, stop_if_cannot_write
@@ -120,7 +122,7 @@ class NewsSpider(scrapy.Spider):
         if recheck_mode not in RECHECK_MODES:
             raise ValueError(f"RECHECK must be one of {', '.join(RECHECK_MODES)}, got {recheck_mode!r}")
         spider.follow_links = settings.getbool("FOLLOW_ARTICLE_LINKS", True)
-        spider.discovery = settings.getbool("DISCOVERY", True)
+        spider.discovery = discovery_mode(settings.get("DISCOVERY", True))
         spider.conditional_listings = settings.getbool("CONDITIONAL_LISTINGS", True)
         spider.claims = None
         if spider.catalog.shared:
@@ -136,6 +138,8 @@ class NewsSpider(scrapy.Spider):
         spider.low_water = settings.getint("FRONTIER_LOW_WATER", 2 * settings.getint("CONCURRENT_REQUESTS", 16))
         spider.unanswered = 0      # article requests handed out, not answered yet
         spider.frontier_dry = False  # the last look found nothing: wait for idle to look again
+        spider.listings_answered = Counter()  # per outlet: listing responses read this run
+        spider.listing_new = Counter()        # per outlet: new articles its listings held
         crawler.signals.connect(spider.on_idle, signal=signals.spider_idle)
         return spider
 
@@ -146,7 +150,13 @@ class NewsSpider(scrapy.Spider):
         if not self.discovery:
             logger.info("DISCOVERY is off: no listings are read, only articles the catalog holds")
             return
-        for outlet in self.outlets.values():
+        due = set(self.outlets)
+        if self.discovery == "due":
+            due = set(self.catalog.discovery_due(list(self.outlets), utc_now()))
+            for name in sorted(set(self.outlets) - due):
+                logger.info("outlet %s: listings not due before %s (DISCOVERY=due)", name,
+                            self.catalog.polling(name)["next_poll"])
+        for outlet in (o for o in self.outlets.values() if o.name in due):
             logger.info("outlet %s: %d feed(s), %d sitemap(s), %d section(s)", outlet.name,
                         len(outlet.feeds), len(outlet.sitemaps), len(outlet.sections))
             for url in outlet.feeds:
@@ -342,6 +352,8 @@ class NewsSpider(scrapy.Spider):
                          error_line(exc))
             return False
         stats.inc_value(stat_key(outlet.name, "discovered"), len(found.new))
+        if via != "link":
+            self.listing_new[outlet.name] += len(found.new)
         if found.new:
             self.crawler.signals.send_catch_log(articles_discovered, outlet=outlet.name, count=len(found.new))
             self.frontier_dry = False
@@ -358,7 +370,8 @@ class NewsSpider(scrapy.Spider):
         meta = {"outlet": row["outlet"], "kind": "article", "article_url": row["url"], "via": via,
                 "follow_links": row.get("discovered_via") != "link" and not archived,
                 "download_slot": origin(url), "handle_httpstatus_list": ARTICLE_STATUSES,
-                "announced": row.get("announced"), "keep_encoded_body": True}
+                "announced": row.get("announced"), "keep_encoded_body": True, "archived": archived,
+                "article_state": row.get("state")}
         headers = {}
         if archived:
             headers, meta["previous_capture"] = conditional_request_parts(row)
@@ -389,6 +402,10 @@ class NewsSpider(scrapy.Spider):
             "announced": meta.get("announced"),
             "warc": meta.get("warc_location"),
             "revisit": meta.get("warc_revisit"),
+            "archived": meta.get("archived", False),
+            "article_state": meta.get("article_state"),
+            # (URL, status) of each redirect that led here
+            "redirects": list(zip(meta.get("redirect_urls", []), meta.get("redirect_reasons", []))),
             "body": b"",
         }
         if response.status in ARTICLE_STATUSES or item["revisit"]:
@@ -408,6 +425,8 @@ class NewsSpider(scrapy.Spider):
         """The outlet of ``response``, counted as reachable (whatever the status)."""
         name = response.meta["outlet"]
         self.crawler.stats.inc_value(stat_key(name, "responses"))
+        if response.meta.get("kind") == "listing":
+            self.listings_answered[name] += 1
         return self.outlets[name]
 
     def on_error(self, failure) -> None:
@@ -431,14 +450,49 @@ class NewsSpider(scrapy.Spider):
     def closed(self, reason: str) -> None:
         if self.peer_watch.running:
             self.peer_watch.stop()
-        if self.claims is not None:
-            if self.claims_renewal.running:
-                self.claims_renewal.stop()
+        try:
+            self._record_polls()
+            self._release_claims()
+        finally:
+            self.catalog.close()
+
+    def _release_claims(self) -> None:
+        """End this worker's claims (what it did not get to stays to fetch)."""
+        if self.claims is None:
+            return
+        if self.claims_renewal.running:
+            self.claims_renewal.stop()
+        try:
+            self.claims.release_all()
+        except SQLAlchemyError as exc:  # they run out after CLAIM_LEASE
+            logger.error("cannot release this worker's claims: %s", error_line(exc))
+
+    def _record_polls(self) -> None:
+        """Note each outlet whose listings answered, and when to read them next (adaptive
+        discovery: the more new articles, the sooner)."""
+        now = utc_now()
+        for name in sorted(self.listings_answered):
             try:
-                self.claims.release_all()
-            except SQLAlchemyError as exc:  # they run out after CLAIM_LEASE
-                logger.error("cannot release this worker's claims: %s", error_line(exc))
-        self.catalog.close()
+                state = self.catalog.record_poll(name, self.listing_new[name], now,
+                                                 self.outlets[name].discovery_policy())
+            except (OSError, SQLAlchemyError) as exc:  # it is simply read again at the next run
+                stop_if_cannot_write(self.crawler, exc)
+                self.crawler.stats.inc_value(stat_key(name, "errors", "catalog_write"))
+                logger.error("outlet %s: cannot record the read of its listings: %s", name, error_line(exc))
+                continue
+            logger.info("outlet %s: %d new articles in its listings; next read due %s (every %s)", name,
+                        self.listing_new[name], state["next_poll"], format_duration(state["interval_seconds"]))
+
+
+def discovery_mode(value: Any) -> bool | str:
+    """The DISCOVERY setting: True (read every outlet's listings), False (none), or
+    ``"due"`` (only the outlets whose next read has come: see archive.store.polling)."""
+    if isinstance(value, str) and value.strip().lower() == "due":
+        return "due"
+    try:
+        return Settings({"DISCOVERY": value}).getbool("DISCOVERY")
+    except ValueError:
+        raise ValueError(f"DISCOVERY must be 1, 0 or due, got {value!r}") from None
 
 
 def conditional_request_parts(row: dict) -> tuple[dict[str, str], dict]:
