@@ -66,7 +66,7 @@ class Frontier:
         without claims): once their claims end or run out, there may be more to do."""
         if not self.claims:
             return 0
-        return sum(self.claims.held_by_others(query) for query in map(self._query, self._kinds(), [None] * 3))
+        return sum(self.claims.held_by_others(self._query(kind, None)) for kind in self._kinds())
 
     def _kinds(self) -> list[str]:
         return [kind for kind in FRONTIER_KINDS if kind != "recheck" or self.recheck_mode != "none"]

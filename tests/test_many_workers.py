@@ -182,3 +182,57 @@ def test_the_scheduler_starts_two_workers_per_run(tmp_path, served, postgres):
                               "--archive-dir", str(tmp_path / "other"), "--once", "--workers", "2"],
                              cwd=REPO, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "needs a shared catalog" in refused.stderr
+
+
+def test_recovery_leaves_a_live_workers_files_alone(tmp_path):
+    """A worker starting up repairs what dead workers left in the shared directory, never
+    the open WARC file, temporary texts or manifest of one still running."""
+    from archive.store.lock import WorkerLock, archive_in_use, live_workers
+    from archive.store.manifest import remove_stale_manifests
+    from archive.store.textstore import recover_pending
+    from archive.warc.writer import repair_open_files
+
+    archive = tmp_path / "archive"
+    (archive / "warc").mkdir(parents=True)
+    (archive / "text" / ".tmp").mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom archive.store.lock import WorkerLock\n"
+                               f"WorkerLock({str(archive)!r}).acquire()\nprint('held', flush=True)\ntime.sleep(60)"],
+                              cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        live_id, dead_id = f"{HOST}-{holder.pid}", f"{HOST}-999999"
+        for owner in (live_id, dead_id):
+            warc = archive / "warc" / f"NEWSARCHIVE-20260101000000-00000-{owner}.warc.gz"
+            warc.write_bytes(b"\x1f\x8b torn")  # not even one whole gzip member
+            (archive / "warc" / f"{warc.name}.open").touch()
+            (archive / "text" / ".tmp" / f"{'0' * 64}.{owner}.0.tmp").write_bytes(b"text")
+            (archive / f".manifest.csv.{owner}.tmp").write_text("file\n")
+        live = live_workers(archive)
+        assert live == {live_id} and archive_in_use(archive)
+        assert [Path(path).name for path, _, _ in repair_open_files(archive, live)] == [
+            f"NEWSARCHIVE-20260101000000-00000-{dead_id}.warc.gz"]
+        catalog = Catalog(f"sqlite:///{tmp_path}/catalog.sqlite")
+        assert recover_pending(archive, catalog, live) == {"completed": 0, "discarded": 1}
+        assert remove_stale_manifests(archive, live) == 1
+        left = {p.name for p in archive.rglob("*") if p.is_file() and ".workers" not in p.parts} - {".lock"}
+        dead_warc = archive / "warc" / f"NEWSARCHIVE-20260101000000-00000-{dead_id}.warc.gz"
+        assert left - {dead_warc.name} == {
+            f"NEWSARCHIVE-20260101000000-00000-{live_id}.warc.gz",
+            f"NEWSARCHIVE-20260101000000-00000-{live_id}.warc.gz.open",
+            f"{'0' * 64}.{live_id}.0.tmp", f".manifest.csv.{live_id}.tmp"}
+        assert dead_warc.stat().st_size == 0   # cut after its last whole record: none
+        assert (archive / "warc" / f"NEWSARCHIVE-20260101000000-00000-{live_id}.warc.gz").stat().st_size == 7
+        # a run that needs the archive alone is refused while the worker runs
+        from archive.store.lock import ArchiveLock, ArchiveLocked
+        try:
+            ArchiveLock(archive).acquire()
+            raise AssertionError("the archive lock was taken while a worker runs")
+        except ArchiveLocked:
+            pass
+        second = WorkerLock(archive)   # another worker is welcome
+        second.acquire()
+        second.release()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert live_workers(archive) == frozenset() and not archive_in_use(archive)
