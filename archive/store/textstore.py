@@ -1,7 +1,7 @@
 """Text files of article versions: ``text/NNN_<hash>.txt``, written once, atomically.
 
 Write order, so that a crash at any point leaves catalog and files consistent:
-1. the bytes go to ``text/.tmp/<sha256>.<host>-<pid>.<n>.tmp``;
+1. the bytes go to ``text/.tmp/<sha256>.<host>-<pid>.<serial>.tmp``;
 2. one catalog transaction allocates the sequence number and inserts the version row
    (or the rows of a batch of versions);
 3. the temporary file is renamed to its final name.
@@ -10,6 +10,7 @@ missing and deletes temporary files no row refers to.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from .textfile import body_of, sha256_hex, text_file_name
 
 logger = logging.getLogger(__name__)
 
+_TMP_SERIAL = itertools.count()  # temporary files of one process never share a name
 TEXT_DIR = "text"
 TMP_DIR = ".tmp"
 SEQ_RETRIES = 5
@@ -78,7 +80,7 @@ class TextStore:
                 with self.catalog.engine.begin() as conn:
                     batch = self.catalog.version_batch(conn, [(version.outlet, version.url) for version in versions],
                                                        [h for version in versions for h in _hashes(version.data)])
-                    rows = [self._add_in(batch, version, index, tmp_paths) for index, version in enumerate(versions)]
+                    rows = [self._add_in(batch, version, tmp_paths) for version in versions]
                     batch.write()
             except DBAPIError as exc:
                 # Another writer took the same sequence number (SQLite) or archived the same
@@ -95,7 +97,7 @@ class TextStore:
             return rows
         return [None] * len(versions)
 
-    def _add_in(self, batch, version: NewVersion, index: int, tmp_paths: list[tuple[Path, dict]]) -> dict | None:
+    def _add_in(self, batch, version: NewVersion, tmp_paths: list[tuple[Path, dict]]) -> dict | None:
         """One version in the catalog ``batch``; its text goes to a temporary file (added to
         ``tmp_paths`` with its row), renamed to the row's file once the batch's transaction
         commits."""
@@ -119,7 +121,7 @@ class TextStore:
         else:
             fields["change"] = text_change(latest, version.fields.get("title"), body_sha, self._body_sha(latest))
         checked = self.catalog.check_fields(state, True, version.policy, version.check)
-        tmp_path = self.tmp_dir / f"{sha}.{worker_id()}.{index}.tmp"
+        tmp_path = self.tmp_dir / f"{sha}.{worker_id()}.{next(_TMP_SERIAL)}.tmp"
         self._write_tmp(tmp_path, data)
         try:
             row = batch.add_version(url, lambda seq: f"{TEXT_DIR}/{text_file_name(seq, data)}", fields,
