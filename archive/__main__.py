@@ -2,7 +2,8 @@
 
 ``python -m archive <command> [--archive DIR]`` (also installed as ``newsarchive``).
 The archive directory defaults to ``$NEWSARCHIVE_ARCHIVE_DIR``, else ``./data/archive``.
-Exit codes: 0 success; 1 ``verify`` found problems / ``reextract`` had per-page errors;
+Exit codes: 0 success; 1 ``verify`` found problems / ``reextract`` had per-page errors /
+``groups`` could not read some text files;
 2 usage errors, a missing archive, an unknown URL/seq/file.
 """
 from __future__ import annotations
@@ -69,16 +70,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true",
                    help="skip re-hashing texts and reading WARC records/files; check names, existence, leftovers")
 
-    p = command("export", "Export versions, articles or the link graph as CSV or JSON Lines.")
-    p.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="output format (default csv)")
-    p.add_argument("--what", choices=("versions", "articles", "links"), default="versions",
-                   help="versions (manifest columns), articles, or links (source article URL, target URL)")
-    p.add_argument("--outlet", help="only this outlet")
+    p = command("export", "Export versions, articles, the link graph or the syndication groups as CSV, "
+                          "JSON Lines or Parquet.")
+    p.add_argument("--format", choices=("csv", "jsonl", "parquet"), default="csv",
+                   help="output format (default csv; parquet needs -o FILE)")
+    p.add_argument("--what", choices=("versions", "articles", "links", "groups"), default="versions",
+                   help="versions (manifest columns), articles, links (source article URL, target URL), or "
+                        "groups (syndicated copies across outlets: one row per member, with how it differs "
+                        "from the group's earliest member)")
+    p.add_argument("--with-text", action="store_true",
+                   help="add a 'text' column with each row's text (versions, articles, groups); "
+                        "otherwise the file column refers to it")
+    p.add_argument("--outlet", help="only this outlet (groups: groups with a member at this outlet)")
     p.add_argument("--since", metavar="DATE", help="from this time on (versions/links: fetched_at; articles: "
                                                    "first_seen); YYYY-MM-DD or ISO 8601, UTC")
     p.add_argument("--until", metavar="DATE", help="before this time; a bare date includes that whole day")
     p.add_argument("--latest", action="store_true", help="versions/links: only each article's latest version")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: standard output)")
+
+    p = command("groups", "Group syndicated copies of a story across outlets (identical and lightly edited "
+                          "texts); a crawl updates the groups itself.")
+    p.add_argument("--rebuild", action="store_true",
+                   help="forget the stored signatures and groups and group every article again "
+                        "(also splits groups that an edit broke in two)")
 
     p = command("reextract", "Rebuild text files from the archived WARC responses (no network).")
     mode = p.add_mutually_exclusive_group(required=True)
@@ -215,20 +229,29 @@ def cmd_verify(reader: ArchiveReader, args) -> int:
 
 
 def cmd_export(reader: ArchiveReader, args) -> int:
-    from .tools.export import iter_rows, write_rows
+    from .tools.export import TEXT_FILE_COLUMN, iter_rows, with_text, write_parquet, write_rows
 
     since = normalize_time(args.since) if args.since else None
     until = normalize_time(args.until, end=True) if args.until else None
-    if args.latest and args.what == "articles":
+    if args.latest and args.what not in ("versions", "links"):
         raise ArchiveError("--latest goes with --what versions or links")
+    if args.with_text and args.what not in TEXT_FILE_COLUMN:
+        raise ArchiveError(f"--with-text goes with --what {', '.join(TEXT_FILE_COLUMN)}")
+    if args.format == "parquet" and (not args.output or args.output == "-"):
+        raise ArchiveError("--format parquet writes a file: give -o FILE")
     problems: list[str] = []
     columns, rows = iter_rows(reader.catalog, args.what, outlet=args.outlet, since=since, until=until,
-                              latest_only=args.latest, problems=problems)
+                              latest_only=args.latest, problems=problems, archive_dir=reader.archive_dir)
+    if args.with_text:
+        columns, rows = with_text(args.what, columns, rows, reader.archive_dir, problems)
     if args.output and args.output != "-":
         tmp = f"{args.output}.{os.getpid()}.tmp"
         try:
-            with open(tmp, "w", newline="", encoding="utf-8") as handle:
-                count = write_rows(handle, args.format, columns, rows)
+            if args.format == "parquet":
+                count = write_parquet(tmp, columns, rows)
+            else:
+                with open(tmp, "w", newline="", encoding="utf-8") as handle:
+                    count = write_rows(handle, args.format, columns, rows)
             os.replace(tmp, args.output)
         except OSError as exc:
             raise ArchiveError(f"cannot write {args.output}: {exc.strerror or exc}") from None
@@ -243,6 +266,27 @@ def cmd_export(reader: ArchiveReader, args) -> int:
         _err(f"warning: {line}")
     _err(f"exported {count} rows ({args.what}) to {where}")
     return EXIT_OK
+
+
+def cmd_groups(reader: ArchiveReader, args) -> int:
+    from .store.lock import ArchiveLock, ArchiveLocked
+    from .store.syndication import SyndicationError, update_groups
+
+    lock = ArchiveLock(reader.archive_dir)
+    try:
+        lock.acquire()
+    except ArchiveLocked as exc:
+        raise ArchiveError(str(exc)) from None
+    try:
+        stats = update_groups(reader.catalog, reader.archive_dir, rebuild=args.rebuild,
+                              emit=lambda line: _err(line))
+    except SyndicationError as exc:
+        raise ArchiveError(str(exc)) from None
+    finally:
+        lock.release()
+    _out(f"groups {'rebuilt' if args.rebuild else 'updated'}: {stats.summary()}")
+    _out("list them with: python -m archive export --what groups")
+    return EXIT_PROBLEMS if stats.missing else EXIT_OK
 
 
 def cmd_reextract(reader: ArchiveReader, args) -> int:
@@ -282,7 +326,7 @@ def cmd_runs(reader: ArchiveReader, args) -> int:
 
 COMMANDS = {
     "list": cmd_list, "versions": cmd_versions, "show": cmd_show, "diff": cmd_diff, "verify": cmd_verify,
-    "export": cmd_export, "reextract": cmd_reextract, "runs": cmd_runs,
+    "export": cmd_export, "groups": cmd_groups, "reextract": cmd_reextract, "runs": cmd_runs,
 }
 
 

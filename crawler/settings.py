@@ -82,7 +82,9 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "crawler.extensions.CrawlSummary": 500,
     "crawler.extensions.QuietNetworkErrors": 0,
+    "crawler.grouping.SyndicationGrouping": 600,
 }
+SYNDICATION_GROUPS = True                      # group copies of a story across outlets after each crawl
 
 LOG_LEVEL = _env("LOG_LEVEL", "INFO")
 LOG_FORMAT = "%(asctime)s [%(name)s] %(levelname)s: %(message)s"
