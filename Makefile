@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Extra arguments for scrapy, e.g. make crawl ARGS="-s ARCHIVE_DIR=/data/news -a outlet=meduza"
 ARGS   ?=
 
-.PHONY: install compile crawl test demo schedule bench bench-extract clean
+.PHONY: install compile crawl test demo schedule bench bench-extract bench-groups clean
 
 install: $(STAMP)
 
@@ -39,6 +39,9 @@ bench: compile
 
 bench-extract: compile
 	$(BIN)/python -m tests.bench.extraction
+
+bench-groups: compile
+	$(BIN)/python -m tests.bench.syndication
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -12,7 +12,6 @@ from scrapy.exceptions import NotConfigured
 from sqlalchemy.exc import SQLAlchemyError
 
 from archive.store.catalog import Catalog, catalog_url_for
-from archive.store.syndication import SyndicationError, update_groups
 from crawler.writeerrors import error_line
 
 logger = logging.getLogger(__name__)
@@ -38,6 +37,9 @@ class SyndicationGrouping:
         return extension
 
     def spider_closed(self, spider, reason: str) -> None:
+        # imported here: numpy and datasketch stay out of the crawl (and its workers) until now
+        from archive.store.syndication import SyndicationError, update_groups
+
         catalog = Catalog(self.catalog_url)
         try:
             stats = update_groups(catalog, self.archive_dir, emit=logger.info)

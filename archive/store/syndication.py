@@ -36,8 +36,8 @@ from typing import Callable, Iterator
 import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 from sqlalchemy import (
-    BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, String, Table, case, delete, distinct, func,
-    insert, inspect, or_, select, update,
+    BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, String, Table, bindparam, case, delete, distinct,
+    func, insert, inspect, or_, select, update,
 )
 from sqlalchemy.engine import Connection
 
@@ -76,6 +76,8 @@ syndication_bands = Table(
     sqlite_with_rowid=False,
 )
 TABLES = [syndication_texts, syndication_bands]
+_RELABEL = (update(syndication_texts).where(syndication_texts.c.group_id == bindparam("old"))
+            .values(group_id=bindparam("new")))
 
 
 class SyndicationError(RuntimeError):
@@ -317,9 +319,10 @@ class Grouper:
         stats.indexed += len(texts)
         stats.short += len(texts) - len(groupable)
         labels = _Labels()
-        self._match(conn, groupable, labels, stats)
-        for old, new in labels.renamed():
-            conn.execute(update(syndication_texts).where(syndication_texts.c.group_id == old).values(group_id=new))
+        stored_labels = self._match(conn, groupable, labels, stats)
+        renamed = [{"old": old, "new": new} for old, new in labels.renamed() if old in stored_labels]
+        if renamed:
+            conn.execute(_RELABEL, renamed)
         if texts:
             conn.execute(insert(syndication_texts), [
                 {"article_id": t["article_id"], "seq": t["seq"], "body_sha256": t["body_sha256"],
@@ -329,9 +332,12 @@ class Grouper:
         if bands:
             conn.execute(insert(syndication_bands), bands)
 
-    def _match(self, conn: Connection, texts: list[dict], labels: _Labels, stats: GroupingStats) -> None:
-        """Find each text's copies among the stored texts and the batch's earlier texts."""
+    def _match(self, conn: Connection, texts: list[dict], labels: _Labels, stats: GroupingStats) -> set[int]:
+        """Find each text's copies among the stored texts and the batch's earlier texts;
+        returns the stored texts' group ids (those a merge renames in the catalog)."""
         stored = _stored_candidates(conn, texts)
+        stored_labels = {row["group_id"] for rows in stored["by_key"].values() for row in rows}
+        stored_labels.update(row["group_id"] for row in stored["by_body"].values())
         batch_by_key: dict[int, list[dict]] = {}
         batch_by_body: dict[str, dict] = {}
         for text in texts:
@@ -360,6 +366,7 @@ class Grouper:
             batch_by_body.setdefault(text["body_sha256"], text)
             for key in text["keys"]:
                 batch_by_key.setdefault(key, []).append(text)
+        return stored_labels
 
 
 def _stored_candidates(conn: Connection, texts: list[dict]) -> dict:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Iterator, TextIO
 
 from ..store.catalog import MANIFEST_COLUMNS, Catalog
-from ..store.syndication import MEMBER_COLUMNS, iter_group_members
 
 VERSION_COLUMNS = [*MANIFEST_COLUMNS, "article_id", "published_source", "modified_source"]
 ARTICLE_COLUMNS = [
@@ -17,7 +16,6 @@ ARTICLE_COLUMNS = [
     "discovered_from", "fetch_url", "next_check", "announced",
 ]
 LINK_COLUMNS = ["source_url", "target_url", "outlet", "seq", "version", "fetched_at"]
-GROUP_COLUMNS = MEMBER_COLUMNS
 WHAT = ("versions", "articles", "links", "groups")
 FORMATS = ("csv", "jsonl", "parquet")
 # the column naming each row's text file, for --with-text
@@ -49,9 +47,11 @@ def iter_rows(catalog: Catalog, what: str, outlet: str | None = None, since: str
     if what == "links":
         return LINK_COLUMNS, _links(catalog.iter_versions(outlet, since, until, latest_only), problems)
     if what == "groups":
+        from ..store.syndication import MEMBER_COLUMNS, iter_group_members  # loads numpy and datasketch
+
         if archive_dir is None:
             raise ValueError("the groups export reads text files: give archive_dir")
-        return GROUP_COLUMNS, iter_group_members(catalog, archive_dir, outlet, since, until, problems)
+        return MEMBER_COLUMNS, iter_group_members(catalog, archive_dir, outlet, since, until, problems)
     raise ValueError(f"unknown export {what!r}")
 
 
