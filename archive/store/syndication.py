@@ -1,13 +1,13 @@
 """Syndication groups: the same story at several outlets, identical or lightly edited.
 
 Each article is grouped by its latest version (the text file ``articles.latest_seq``
-names). A text's body (the file less its headline line) is cut into word shingles and
-summarised once by a MinHash (datasketch); its signature and its LSH band keys are kept
-in the catalog, so grouping new texts costs one indexed lookup per band, never a rebuild
-and never a pass over all texts:
+names). A text's body (the file less its headline line) is cut into shingles (runs of
+four words) and summarised once by a MinHash (datasketch, 128 permutations); its
+signature and its LSH band keys are kept in the catalog, so grouping new texts costs one
+indexed lookup per band, never a rebuild and never a pass over all texts:
 
 - ``syndication_texts``: one row per grouped article: the version grouped, the SHA-256 of
-  its body (identical copies share it), its word count, its MinHash signature
+  its body's words (identical copies share it), its word count, its MinHash signature
   (``LeanMinHash.serialize``; NULL for texts too short to group) and its group id;
 - ``syndication_bands``: (band key, article) for every LSH band of every signature.
 
@@ -139,12 +139,14 @@ def signatures(word_lists: list[list[str]]) -> list[LeanMinHash]:
 
 
 def serialize(signature: LeanMinHash) -> bytes:
+    """A signature as stored in the catalog (datasketch's own format: seed, scheme, values)."""
     buffer = bytearray(signature.bytesize())
     signature.serialize(buffer)
     return bytes(buffer)
 
 
 def deserialize(data: bytes) -> LeanMinHash:
+    """A signature from its stored bytes."""
     return LeanMinHash.deserialize(data)
 
 
