@@ -140,3 +140,21 @@ def test_the_crawl_extension_groups_when_the_spider_closes_and_can_be_switched_o
     extension = SyndicationGrouping.from_crawler(get_crawler(settings_dict={"ARCHIVE_DIR": str(directory)}))
     extension.spider_closed(None, "finished")
     assert pair_scores(texts, _groups(catalog, ids))["recall"] > 0.9
+
+
+def test_cli_groups_and_export_errors(archive, capsys):
+    from archive.__main__ import main
+
+    directory, catalog = archive
+    args = ["--archive", str(directory)]
+    assert main([*args, "export", "--what", "groups"]) == 0              # never grouped: no rows, a warning
+    assert "run 'python -m archive groups'" in capsys.readouterr().err
+    archive_corpus(make_corpus(4, seed=2), directory, catalog)
+    assert main([*args, "groups"]) == 0
+    out = capsys.readouterr().out
+    assert "groups updated:" in out and " 0 groups of copies" not in out
+    assert main([*args, "export", "--what", "links", "--with-text"]) == 2
+    assert "--with-text goes with" in capsys.readouterr().err
+    assert main([*args, "export", "--what", "groups", "--format", "parquet"]) == 2
+    assert "-o FILE" in capsys.readouterr().err
+    assert main([*args, "export", "--what", "groups", "--latest"]) == 2
