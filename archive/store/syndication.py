@@ -463,7 +463,7 @@ def iter_group_members(catalog: Catalog, archive_dir: str | Path, outlet: str | 
     groups with a member at that outlet; ``since``/``until``: only groups with a member
     fetched in that period.
     """
-    if not has_tables(catalog):
+    if not has_tables(catalog) or catalog.note(NOTE) is None:
         if problems is not None:
             problems.append("no syndication groups in this catalog yet: run 'python -m archive groups'")
         return
