@@ -9,7 +9,7 @@ PYWB_STAMP := $(PYWB_VENV)/.installed
 # Extra arguments for scrapy, e.g. make crawl ARGS="-s ARCHIVE_DIR=/data/news -a outlet=meduza"
 ARGS   ?=
 
-.PHONY: install pywb compile crawl test demo schedule bench bench-extract bench-views clean
+.PHONY: install pywb compile crawl test demo schedule bench bench-extract bench-views bench-groups clean
 
 install: $(STAMP)
 
@@ -54,6 +54,9 @@ bench-extract: compile
 # index, wacz (and report, where it exists) timed on a 3 x 1000-article archive: ARGS="--archive DIR" reuses one
 bench-views: compile
 	$(BIN)/python -m tests.bench.views $(ARGS)
+
+bench-groups: compile
+	$(BIN)/python -m tests.bench.syndication
 
 clean:
 	rm -rf $(VENV) $(PYWB_VENV) build *.egg-info .pytest_cache

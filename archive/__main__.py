@@ -3,7 +3,7 @@
 ``python -m archive <command> [--archive DIR]`` (also installed as ``newsarchive``).
 The archive directory defaults to ``$NEWSARCHIVE_ARCHIVE_DIR``, else ``./data/archive``.
 Exit codes: 0 success; 1 ``verify`` found problems / ``reextract`` had per-page errors / ``index``
-could not read a WARC file;
+could not read a WARC file / ``groups`` could not read some text files;
 2 usage errors, a missing archive, an unknown URL/seq/file.
 """
 from __future__ import annotations
@@ -70,12 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true",
                    help="skip re-hashing texts and reading WARC records/files; check names, existence, leftovers")
 
-    p = command("export", "Export versions, articles, events or the link graph as CSV or JSON Lines.")
-    p.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="output format (default csv)")
-    p.add_argument("--what", choices=("versions", "articles", "events", "links"), default="versions",
+    p = command("export", "Export versions, articles, events, the link graph or the syndication groups as CSV, "
+                          "JSON Lines or Parquet.")
+    p.add_argument("--format", choices=("csv", "jsonl", "parquet"), default="csv",
+                   help="output format (default csv; parquet needs -o FILE)")
+    p.add_argument("--what", choices=("versions", "articles", "events", "links", "groups"), default="versions",
                    help="versions (manifest columns and more), articles, events (gone, moved, restored: "
-                        "at,outlet,url,event,detail,version) or links (source article URL, target URL)")
-    p.add_argument("--outlet", help="only this outlet")
+                        "at,outlet,url,event,detail,version), links (source article URL, target URL), or "
+                        "groups (syndicated copies across outlets: one row per member, with how it differs "
+                        "from the group's earliest member)")
+    p.add_argument("--with-text", action="store_true",
+                   help="add a 'text' column with each row's text (versions, articles, groups); "
+                        "otherwise the file column refers to it")
+    p.add_argument("--outlet", help="only this outlet (groups: groups with a member at this outlet)")
     p.add_argument("--since", metavar="DATE", help="from this time on (versions/links: fetched_at; articles: "
                                                    "first_seen; events: at); YYYY-MM-DD or ISO 8601, UTC")
     p.add_argument("--until", metavar="DATE", help="before this time; a bare date includes that whole day")
@@ -94,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "includes that whole day")
     p.add_argument("--title", help="the collection's title (default: the archive directory and the filter)")
     p.add_argument("-o", "--output", metavar="FILE.wacz", required=True, help="write the package to FILE.wacz")
+    p = command("groups", "Group syndicated copies of a story across outlets (identical and lightly edited "
+                          "texts); a crawl updates the groups itself.")
+    p.add_argument("--rebuild", action="store_true",
+                   help="forget the stored signatures and groups and group every article again "
+                        "(also splits groups that an edit broke in two)")
 
     p = command("reextract", "Rebuild text files from the archived WARC responses (no network).")
     mode = p.add_mutually_exclusive_group(required=True)
@@ -236,20 +248,29 @@ def cmd_verify(reader: ArchiveReader, args) -> int:
 
 
 def cmd_export(reader: ArchiveReader, args) -> int:
-    from .tools.export import iter_rows, write_rows
+    from .tools.export import TEXT_FILE_COLUMN, iter_rows, with_text, write_parquet, write_rows
 
     since = normalize_time(args.since) if args.since else None
     until = normalize_time(args.until, end=True) if args.until else None
-    if args.latest and args.what in ("articles", "events"):
+    if args.latest and args.what not in ("versions", "links"):
         raise ArchiveError("--latest goes with --what versions or links")
+    if args.with_text and args.what not in TEXT_FILE_COLUMN:
+        raise ArchiveError(f"--with-text goes with --what {', '.join(TEXT_FILE_COLUMN)}")
+    if args.format == "parquet" and (not args.output or args.output == "-"):
+        raise ArchiveError("--format parquet writes a file: give -o FILE")
     problems: list[str] = []
     columns, rows = iter_rows(reader.catalog, args.what, outlet=args.outlet, since=since, until=until,
-                              latest_only=args.latest, problems=problems)
+                              latest_only=args.latest, problems=problems, archive_dir=reader.archive_dir)
+    if args.with_text:
+        columns, rows = with_text(args.what, columns, rows, reader.archive_dir, problems)
     if args.output and args.output != "-":
         tmp = f"{args.output}.{os.getpid()}.tmp"
         try:
-            with open(tmp, "w", newline="", encoding="utf-8") as handle:
-                count = write_rows(handle, args.format, columns, rows)
+            if args.format == "parquet":
+                count = write_parquet(tmp, columns, rows)
+            else:
+                with open(tmp, "w", newline="", encoding="utf-8") as handle:
+                    count = write_rows(handle, args.format, columns, rows)
             os.replace(tmp, args.output)
         except OSError as exc:
             raise ArchiveError(f"cannot write {args.output}: {exc.strerror or exc}") from None
@@ -283,6 +304,25 @@ def cmd_wacz(reader: ArchiveReader, args) -> int:
                         until=until, title=args.title, emit=_err)
     _out(format_summary(args.output, report))
     return EXIT_OK
+def cmd_groups(reader: ArchiveReader, args) -> int:
+    from .store.lock import ArchiveLock, ArchiveLocked
+    from .store.syndication import SyndicationError, update_groups
+
+    lock = ArchiveLock(reader.archive_dir)
+    try:
+        lock.acquire()
+    except ArchiveLocked as exc:
+        raise ArchiveError(str(exc)) from None
+    try:
+        stats = update_groups(reader.catalog, reader.archive_dir, rebuild=args.rebuild,
+                              emit=lambda line: _err(line))
+    except SyndicationError as exc:
+        raise ArchiveError(str(exc)) from None
+    finally:
+        lock.release()
+    _out(f"groups {'rebuilt' if args.rebuild else 'updated'}: {stats.summary()}")
+    _out("list them with: python -m archive export --what groups")
+    return EXIT_PROBLEMS if stats.missing else EXIT_OK
 
 
 def cmd_reextract(reader: ArchiveReader, args) -> int:
@@ -337,8 +377,8 @@ def cmd_runs(reader: ArchiveReader, args) -> int:
 
 COMMANDS = {
     "list": cmd_list, "versions": cmd_versions, "show": cmd_show, "diff": cmd_diff, "verify": cmd_verify,
-    "export": cmd_export, "index": cmd_index, "wacz": cmd_wacz, "reextract": cmd_reextract, "runs": cmd_runs,
-    "report": cmd_report,
+    "export": cmd_export, "index": cmd_index, "wacz": cmd_wacz, "groups": cmd_groups, "reextract": cmd_reextract,
+    "runs": cmd_runs, "report": cmd_report,
 }
 
 

@@ -85,7 +85,9 @@ EXTENSIONS = {
     "crawler.extensions.CrawlSummary": 500,
     "crawler.extensions.QuietNetworkErrors": 0,
     "crawler.indexing.IndexWarcs": 600,        # indexes/index.cdxj for pywb (INDEX_ENABLED)
+    "crawler.grouping.SyndicationGrouping": 610,  # syndication groups (SYNDICATION_GROUPS)
 }
+SYNDICATION_GROUPS = True                      # group copies of a story across outlets after each crawl
 
 LOG_LEVEL = _env("LOG_LEVEL", "INFO")
 LOG_FORMAT = "%(asctime)s [%(name)s] %(levelname)s: %(message)s"

@@ -390,6 +390,28 @@ class OutletSite:
             self._mutated()
             return article["version"]
 
+    def set_article_text(self, article_id: int, headline: str, paragraphs: Sequence[str]) -> None:
+        """Give an article another text before it is published anywhere, e.g. a wire story
+        another site carries too (``other.article_text(i)``, as it is or lightly edited).
+
+        Unlike :meth:`edit_article` this is no edit: the version, URL and dates stay.
+        """
+        with self._lock:
+            article = self._get(article_id)
+            article["headline"], article["paragraphs"] = headline, list(paragraphs)
+            self._mutated()
+
+    def carry_story(self, article_id: int, other: "OutletSite", other_id: int) -> None:
+        """Make an article an identical copy of ``other``'s article ``other_id`` (a wire story
+        with its photo): headline, paragraphs, caption and photo credit; see :meth:`set_article_text`."""
+        with other._lock:
+            source = other._get(other_id)
+            story = {key: source[key] for key in ("caption", "photographer")}
+            headline, paragraphs = source["headline"], list(source["paragraphs"])
+        with self._lock:
+            self._get(article_id).update(story)
+            self.set_article_text(article_id, headline, paragraphs)
+
     def set_template_variant(self, variant: int) -> None:
         """Change the boilerplate (most-read box, ad slot id, CSRF token) of every page."""
         with self._lock:

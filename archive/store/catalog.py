@@ -11,6 +11,7 @@ Tables:
 - ``listings``: one row per feed or sitemap read: its validators and last full capture,
   for conditional requests (an unchanged listing is not read again).
 - ``notes``: small facts about the archive itself, by name (what the manifest last held).
+- ``syndication_texts``, ``syndication_bands``: copies across outlets, in :mod:`.syndication`.
 
 On PostgreSQL (a catalog shared by several crawl processes) ``seq`` comes from the database
 sequence ``versions_seq``, and workers claim the articles they fetch (``articles.claimed_by``
