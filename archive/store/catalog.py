@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -545,6 +546,24 @@ class Catalog:
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
+
+    @contextmanager
+    def one_at_a_time(self, key: str) -> Iterator[None]:
+        """On PostgreSQL, hold the advisory lock ``key`` (waiting for it) while the block
+        runs: work several workers would otherwise do at once and at odds (elsewhere: no-op,
+        a SQLite catalog has one process)."""
+        if self.engine.dialect.name != "postgresql":
+            yield
+            return
+        with self.engine.connect() as conn:
+            lock = func.hashtext(key)
+            conn.execute(select(func.pg_advisory_lock(lock)))
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(select(func.pg_advisory_unlock(lock)))
+                conn.commit()
 
     # -- articles --------------------------------------------------------------------
 

@@ -435,9 +435,11 @@ def _detach(conn: Connection, row: dict) -> None:
 
 def update_groups(catalog: Catalog, archive_dir: str | Path, rebuild: bool = False,
                   emit: Callable[[str], None] | None = None) -> GroupingStats:
-    """Bring the archive's syndication groups up to date (or rebuild them)."""
+    """Bring the archive's syndication groups up to date (or rebuild them); on a shared
+    catalog one worker at a time (the others wait, then find the texts grouped)."""
     grouper = Grouper(catalog, archive_dir, emit=emit)
-    return grouper.rebuild() if rebuild else grouper.update()
+    with catalog.one_at_a_time("syndication groups"):
+        return grouper.rebuild() if rebuild else grouper.update()
 
 
 # -- reading the groups ------------------------------------------------------------------------
