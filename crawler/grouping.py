@@ -40,13 +40,15 @@ class SyndicationGrouping:
         # imported here: numpy and datasketch stay out of the crawl (and its workers) until now
         from archive.store.syndication import SyndicationError, update_groups
 
-        catalog = Catalog(self.catalog_url)
+        catalog = None
         try:
+            catalog = Catalog(self.catalog_url)  # (it creates the syndication tables: a full disk fails here)
             stats = update_groups(catalog, self.archive_dir, emit=logger.info)
         except (OSError, SQLAlchemyError, SyndicationError) as exc:
             logger.error("syndication groups not updated: %s; run 'python -m archive groups' later",
                          error_line(exc))
             return
         finally:
-            catalog.close()
+            if catalog is not None:
+                catalog.close()
         logger.info("syndication groups: %s", stats.summary())
