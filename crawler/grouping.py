@@ -6,6 +6,7 @@ Settings: SYNDICATION_GROUPS (default True; False switches grouping after crawls
 from __future__ import annotations
 
 import logging
+import time
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
@@ -40,6 +41,7 @@ class SyndicationGrouping:
         # imported here: numpy and datasketch stay out of the crawl (and its workers) until now
         from archive.store.syndication import SyndicationError, update_groups
 
+        started = time.monotonic()
         catalog = Catalog(self.catalog_url)
         try:
             stats = update_groups(catalog, self.archive_dir, emit=logger.info)
@@ -49,4 +51,4 @@ class SyndicationGrouping:
             return
         finally:
             catalog.close()
-        logger.info("syndication groups: %s", stats.summary())
+        logger.info("syndication groups: %s (%.1f s)", stats.summary(), time.monotonic() - started)
