@@ -51,4 +51,4 @@ class SyndicationGrouping:
             return
         finally:
             catalog.close()
-        logger.info("syndication groups: %s (%.1f s)", stats.summary(), time.monotonic() - started)
+        logger.info("syndication groups updated in %.1f s: %s", time.monotonic() - started, stats.summary())

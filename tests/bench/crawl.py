@@ -534,7 +534,7 @@ def _sum_stats(stats: dict, suffix: str) -> int:
 
 
 # the steps a crawl takes once it has archived everything: the CDXJ index, syndication groups
-_AFTER_CRAWL = re.compile(r"\[crawler\.(?:indexing|grouping)\] INFO: .*\((\d+(?:\.\d+)?) s\)$", re.M)
+_AFTER_CRAWL = re.compile(r"\[crawler\.(?:indexing|grouping)\] INFO: .*? updated in (\d+(?:\.\d+)?) s:")
 
 
 def after_crawl_seconds(log_text: str) -> float:
