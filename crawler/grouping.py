@@ -6,6 +6,7 @@ Settings: SYNDICATION_GROUPS (default True; False switches grouping after crawls
 from __future__ import annotations
 
 import logging
+import time
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
@@ -40,6 +41,7 @@ class SyndicationGrouping:
         # imported here: numpy and datasketch stay out of the crawl (and its workers) until now
         from archive.store.syndication import SyndicationError, update_groups
 
+        started = time.monotonic()
         catalog = None
         try:
             catalog = Catalog(self.catalog_url)  # (it creates the syndication tables: a full disk fails here)
@@ -51,4 +53,4 @@ class SyndicationGrouping:
         finally:
             if catalog is not None:
                 catalog.close()
-        logger.info("syndication groups: %s", stats.summary())
+        logger.info("syndication groups updated in %.1f s: %s", time.monotonic() - started, stats.summary())

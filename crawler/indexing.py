@@ -50,4 +50,5 @@ class IndexWarcs:
                          "'python -m archive index' does it", self.archive_dir, exc)
             return
         if report.written or report.failed or report.waiting:
-            logger.info("%s (%.1f s)", format_summary(self.archive_dir, report), time.monotonic() - started)
+            logger.info("CDXJ index updated in %.1f s: %s", time.monotonic() - started,
+                        format_summary(self.archive_dir, report))
