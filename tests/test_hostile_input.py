@@ -71,38 +71,51 @@ def _vm_hwm_kb(pid: int) -> int:
     return 0
 
 
+# Runs the crawl and reports its ru_maxrss: a small launcher between this test process and
+# the crawl, since a child's ru_maxrss also counts the pages it shared with its parent until
+# its exec, and this test process holds whatever the suite has imported so far.
+LAUNCHER = """
+import json, os, subprocess, sys
+report, command = sys.argv[1], sys.argv[2:]
+proc = subprocess.Popen(command)
+open(report + ".pid", "w").write(str(proc.pid))
+_, status, usage = os.wait4(proc.pid, 0)
+open(report, "w").write(json.dumps({"code": os.waitstatus_to_exitcode(status), "maxrss_kb": usage.ru_maxrss}))
+"""
+
+
 def run_measured(outlets_file: Path, archive: Path, *extra: str, timeout: float = 120,
                  log_dir: Path | None = None) -> Measured:
     """``scrapy crawl news`` like :func:`run_crawl`, with its peak memory.
 
-    ``peak_rss_mb``: ``ru_maxrss`` that ``wait4`` reports for this one child (the largest
-    of the crawl process and the descendants it reaped, i.e. the extraction workers), so
-    other tests' children do not count; an upper bound, as Linux also counts the pages of
-    this test process that the child shared until its exec. ``main_hwm_mb``: the crawl
-    process's own VmHWM, sampled from /proc while it runs (exact).
+    ``peak_rss_mb``: ``ru_maxrss`` that ``wait4`` reports for the crawl (the largest of the
+    crawl process and the descendants it reaped, i.e. the extraction workers), taken by a
+    small launcher process so that neither this test process nor other tests' children
+    count. ``main_hwm_mb``: the crawl process's own VmHWM, sampled from /proc while it runs.
     """
     command = [sys.executable, "-m", "scrapy", "crawl", "news", "-s", f"OUTLETS_FILE={outlets_file}",
                "-s", f"ARCHIVE_DIR={archive}", *FAST_CRAWL, *extra]
     log = (log_dir or archive.parent) / f"{archive.name}.stderr.log"
+    report = log.with_suffix(".rss.json")
+    report.unlink(missing_ok=True)
     started = time.monotonic()
     with open(log, "wb") as err:
-        proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
-    hwm = 0
-    try:
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            hwm = max(hwm, _vm_hwm_kb(proc.pid))
-            if time.monotonic() - started > timeout:
-                os.killpg(proc.pid, signal.SIGKILL)
-                pytest.fail(f"crawl did not finish within {timeout} s (hang?): {log.read_text()[-3000:]}")
-            time.sleep(0.05)
-    finally:
-        if proc.returncode is None and pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)
-    return Measured(proc.returncode, log.read_text(encoding="utf-8", errors="replace"), time.monotonic() - started,
-                    usage.ru_maxrss / 1024, hwm / 1024)
+        launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(report), *command], cwd=REPO,
+                                    stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+    hwm, crawl_pid = 0, None
+    while launcher.poll() is None:
+        if crawl_pid is None and Path(f"{report}.pid").exists():
+            crawl_pid = int(Path(f"{report}.pid").read_text() or 0) or None
+        if crawl_pid:
+            hwm = max(hwm, _vm_hwm_kb(crawl_pid))
+        if time.monotonic() - started > timeout:
+            os.killpg(launcher.pid, signal.SIGKILL)
+            pytest.fail(f"crawl did not finish within {timeout} s (hang?): {log.read_text()[-3000:]}")
+        time.sleep(0.05)
+    outcome = json.loads(report.read_text())
+    return Measured(outcome["code"], log.read_text(encoding="utf-8", errors="replace"), time.monotonic() - started,
+                    outcome["maxrss_kb"] / 1024, hwm / 1024)
+
 
 
 @pytest.fixture(scope="module")
