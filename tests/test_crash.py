@@ -146,6 +146,21 @@ def kill_crawl(proc: subprocess.Popen) -> int:
     return code
 
 
+def crawls_at_once(outlets_file: Path, archive: Path, logs: list[Path], *extra: str,
+                   timeout: float = 120) -> tuple[list[subprocess.Popen], list[str]]:
+    """One crawl per log file, all started at once and waited for (killed if one is left):
+    the finished processes (``returncode``, ``pid``) and their logs."""
+    procs = [start_crawl(outlets_file, archive, log, *extra) for log in logs]
+    try:
+        for proc in procs:
+            proc.wait(timeout=timeout)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                kill_crawl(proc)
+    return procs, [log.read_text() for log in logs]
+
+
 def _wait_for(condition, proc: subprocess.Popen, limit: float) -> bool:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -247,15 +262,8 @@ def test_two_runs_started_at_once_one_exits_4(tmp_path, served):
     outlets = tmp_path / "outlets.toml"
     outlets.write_text(server.outlets_toml(sources=("rss", "sitemap")))
     archive = tmp_path / "archive"
-    logs = [tmp_path / "first.log", tmp_path / "second.log"]
-    procs = [start_crawl(outlets, archive, log, *CRASH_CRAWL) for log in logs]
-    try:
-        codes = [proc.wait(timeout=120) for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                kill_crawl(proc)
-    errors = [log.read_text() for log in logs]
+    procs, errors = crawls_at_once(outlets, archive, [tmp_path / "first.log", tmp_path / "second.log"], *CRASH_CRAWL)
+    codes = [proc.returncode for proc in procs]
     assert sorted(codes) == [0, 4], (codes, [e[-1500:] for e in errors])
     loser = errors[codes.index(4)]
     assert "in use by another run" in loser and str(archive) in loser, loser[-1500:]

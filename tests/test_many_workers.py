@@ -25,7 +25,7 @@ from archive.store.lock import HOST
 from archive.store.timefmt import format_utc
 from tests.conftest import REPO
 from tests.demosite import OutletSite
-from tests.test_crash import kill_crawl, slow_articles, start_crawl, warc_problems
+from tests.test_crash import crawls_at_once, kill_crawl, slow_articles, start_crawl, warc_problems
 
 ARTICLES = 120
 # small batches, so that a worker holds few claims at a time and both share the frontier
@@ -61,15 +61,8 @@ def test_two_workers_share_one_archive(tmp_path, served, postgres):
     catalog_url = postgres.new_database()
     archive = tmp_path / "archive"
     logs = [tmp_path / "w1.log", tmp_path / "w2.log"]
-    procs = [start_crawl(outlets, archive, log, "-s", f"CATALOG_URL={catalog_url}", *WORKER) for log in logs]
-    try:
-        codes = [proc.wait(timeout=240) for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                kill_crawl(proc)
-    errors = [log.read_text() for log in logs]
-    assert codes == [0, 0], [e[-2000:] for e in errors]
+    procs, errors = crawls_at_once(outlets, archive, logs, "-s", f"CATALOG_URL={catalog_url}", *WORKER, timeout=240)
+    assert [proc.returncode for proc in procs] == [0, 0], [e[-2000:] for e in errors]
     assert not any("Traceback" in e for e in errors), [e[-3000:] for e in errors]
     # nothing the workers do at their end failed on the shared catalog (polls, groups, index, manifest)
     assert not any(" ERROR: " in e for e in errors), [line for e in errors for line in e.splitlines() if " ERROR: " in line]
