@@ -40,8 +40,9 @@ from typing import Any, Iterable, Sequence
 from urllib.parse import parse_qs, quote, urlsplit
 
 # The listings name no format URIs of remote hosts (tests reach 127.0.0.1 only): Atom
-# feeds carry no namespace and JSON feeds no "version" URL, which feedparser and
-# crawler.discovery read all the same.
+# and RSS feeds carry no namespace (an RSS item's author is <author>), JSON feeds no
+# "version" URL, and sitemaps URN namespaces of our own; feedparser and crawler.discovery
+# read them all the same.
 
 # --------------------------------------------------------------------------- vocabulary
 # Plain English words.  None of them may contain a boilerplate phrase (see
@@ -948,15 +949,14 @@ def _rss_item(site: OutletSite, base: str, i: int) -> str:
     link = advertised + ("&" if "?" in advertised else "?") + RSS_TRACKING
     return (f'<item><title>{_esc(a["headline"])}</title><link>{_esc(link)}</link>'
             f'<guid isPermaLink="true">{_esc(base + a["path"])}</guid><pubDate>{_http_date(a["published"])}</pubDate>'
-            f'<dc:creator>{_esc(a["author"])}</dc:creator><category>{a["section"].title()}</category>'
+            f'<author>{_esc(a["author"])}</author><category>{a["section"].title()}</category>'
             f'<description>{_esc(_summary(a))}</description></item>\n')
 
 
 def _render_rss(site: OutletSite, base: str) -> Page:
     ids = _feed_ids(site)
     updated = _max_modified(site, ids) or site.start
-    text = ('<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0" '
-            'xmlns:dc="http://purl.org/dc/elements/1.1/">\n<channel>\n'
+    text = ('<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0">\n<channel>\n'
             f'<title>{_esc(site.title)}</title><link>{base}/</link><description>Latest news from '
             f'{_esc(site.title)}</description><language>en</language><lastBuildDate>{_http_date(updated)}</lastBuildDate>\n'
             + "".join(_rss_item(site, base, i) for i in ids) + "</channel>\n</rss>\n")
@@ -997,8 +997,9 @@ def _render_json_feed(site: OutletSite, base: str) -> Page:
 
 
 # --------------------------------------------------------------------------- sitemaps
-SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
-NEWS_NS = "http://www.google.com/schemas/sitemap-news/0.9"
+# namespaces of our own (URNs, no hosts): sitemap readers go by the elements' local names
+SITEMAP_NS = "urn:newsarchive:test:sitemap"
+NEWS_NS = "urn:newsarchive:test:sitemap-news"
 
 
 def _render_sitemap_index(site: OutletSite, base: str) -> Page:

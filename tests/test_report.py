@@ -212,7 +212,7 @@ class _FakeCatalog:
 
     def iter_article_facts(self, outlet=None):
         for i in range(1, 5):
-            yield {"id": i, "outlet": "gamma", "url": f"http://g/{i}", "state": "moved" if i == 4 else "active",
+            yield {"id": i, "outlet": "gamma", "url": f"http://127.0.0.1:9/{i}", "state": "moved" if i == 4 else "active",
                    "first_seen": "2026-01-01T10:00:00Z", "last_checked": "2026-01-02T10:00:00Z",
                    "next_check": "2026-01-03T10:00:00Z", "latest_version": 2 if i < 4 else 1,
                    "first_published": "2026-01-01T09:00:00Z", "first_fetched_at": "2026-01-01T10:00:00Z",
@@ -234,11 +234,11 @@ class _FakeCatalog:
 
     def iter_events(self, article_id=None):
         yield {"id": 1, "article_id": 4, "at": "2026-01-01T12:00:30Z", "kind": "moved",
-               "detail": '{"to": "http://g/4-new"}'}
+               "detail": '{"to": "http://127.0.0.1:9/4-new"}'}
         yield {"id": 2, "article_id": 4, "at": "2026-01-01T12:00:40Z", "kind": "restored", "detail": "{}"}
 
     def article_by_id(self, article_id):
-        return {"id": article_id, "outlet": "gamma", "url": f"http://g/{article_id}"}
+        return {"id": article_id, "outlet": "gamma", "url": f"http://127.0.0.1:9/{article_id}"}
 
 
 def test_report_shows_kinds_of_change_and_events_when_the_catalog_has_them(tmp_path):
@@ -250,7 +250,7 @@ def test_report_shows_kinds_of_change_and_events_when_the_catalog_has_them(tmp_p
     assert list(gamma.edit_hours) == [3.0, 3.0, 3.0]
     html = report.render()
     assert "Edits by what changed" in html and 'aria-label="Edits by what changed"' in html
-    assert "http://g/4-new" in html and "Events by kind" in html
+    assert "http://127.0.0.1:9/4-new" in html and "Events by kind" in html
     assert "0 / 1 / 1" in html  # gone / moved / restored in the summary
 
 
