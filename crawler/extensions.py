@@ -138,13 +138,13 @@ class CrawlSummary:
         lines = []
         for outlet, delays in sorted(self.catalog.capture_delays(self.seq_before).items()):
             entry = counts.setdefault(outlet, {})
-            for name, values in delays.items():
-                entry[f"{name}_median"], entry[f"{name}_p90"] = percentile(values, 50), percentile(values, 90)
-            lines.append(f"{outlet:<20} {len(delays['published_delay']):>8} {_hours(entry['published_delay_median']):>8} "
-                         f"{_hours(entry['published_delay_p90']):>8} {len(delays['modified_delay']):>8} "
-                         f"{_hours(entry['modified_delay_median']):>8} {_hours(entry['modified_delay_p90']):>8}")
+            cells = []
+            for name, values in delays.items():  # published_delay, then modified_delay
+                median, p90 = entry[f"{name}_median"], entry[f"{name}_p90"] = percentile(values, 50), percentile(values, 90)
+                cells += [str(len(values)), _hours(median), _hours(p90)]
+            lines.append(f"{outlet:<20} " + " ".join(f"{cell:>8}" for cell in cells))
         if lines:
-            header = (f"{'outlet':<20} {'new':>8} {'median':>8} {'p90':>8} {'edits':>8} {'median':>8} {'p90':>8}")
+            header = f"{'outlet':<20} {'new':>8} {'median':>8} {'p90':>8} {'edits':>8} {'median':>8} {'p90':>8}"
             logger.info("capture delays (hours) from published to first capture (new), and from the announced "
                         "change to the capture of an edit (edits):\n%s", "\n".join([header, *lines]))
 

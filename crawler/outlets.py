@@ -172,7 +172,8 @@ def _outlet(entry: object, index: int, path: Path) -> Outlet:
         discovery_floor=floor,
         discovery_ceiling=ceiling,
         recheck_intervals=tuple(parse_duration(v, f"{where}: field 'recheck'") for v in recheck),
-        recheck_stop_after=parse_duration(entry.get("recheck_stop_after", "30d"), f"{where}: field 'recheck_stop_after'"),
+        recheck_stop_after=parse_duration(entry.get("recheck_stop_after", "30d"),
+                                          f"{where}: field 'recheck_stop_after'"),
         extra={"extraction": entry.get("extraction", {})},
     )
 

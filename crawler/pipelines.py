@@ -132,12 +132,11 @@ class ArchivePipeline:
         outlet = item["outlet"]
         if item["status"] in (404, 410):
             return self._gone(item, {"status": item["status"]})
-        redirect = self._redirect(item)
+        redirect, target = self._redirect(item)
         if redirect == "index":
-            return self._gone(item, {"status": item["redirects"][0][1], "reason": "redirect-to-index",
-                                     "url": item["url"]})
+            return self._gone(item, {"status": item["redirects"][0][1], "reason": "redirect-to-index", "url": target})
         if redirect == "moved":
-            self._moved(item, canonicalize_url(item["url"]) or item["url"], {"status": item["redirects"][-1][1]})
+            self._moved(item, target, {"status": item["redirects"][-1][1]})
         if item["status"] == 304 or item.get("revisit"):
             self._note_unchanged(item["article_url"], self.policies[outlet], self._check_fields(item))
             self.stats.inc_value(stat_key(outlet, "unchanged"))
@@ -251,20 +250,20 @@ class ArchivePipeline:
             self.stats.inc_value("newsarchive/errors/catalog_write")
             logger.error("cannot record %d unchanged checks in the catalog: %s", len(checks), error_line(exc))
 
-    def _redirect(self, item: dict) -> str | None:
-        """``index`` when the article was redirected to another site, the outlet's home or
-        a section page (a takedown); ``moved`` when an archived article was redirected for
-        good (301/308) to another article URL of the outlet; else None."""
+    def _redirect(self, item: dict) -> tuple[str | None, str]:
+        """(kind, where the redirects led): ``index`` when the article was redirected to
+        another site, the outlet's home or a section page (a takedown); ``moved`` when an
+        archived article was redirected for good (301/308) to another article URL of the
+        outlet; else None."""
         redirects = item.get("redirects")
-        if not redirects:
-            return None
-        outlet = self.crawler.spider.outlets[item["outlet"]]
-        if outlet.is_index(item["url"], from_url=redirects[0][0]):
-            return "index"
+        if not redirects:  # (most pages: no canonicalisation for them)
+            return None, item["url"]
         target = canonicalize_url(item["url"]) or item["url"]
+        if self.crawler.spider.outlets[item["outlet"]].is_index(target, from_url=redirects[0][0]):
+            return "index", target
         permanent = all(reason in (301, 308) for _, reason in redirects)
         same = target.partition(":")[2] == item["article_url"].partition(":")[2]  # (only https now)
-        return "moved" if item.get("archived") and permanent and not same else None
+        return ("moved" if item.get("archived") and permanent and not same else None), target
 
     def _moved(self, item: dict, new_url: str, detail: dict) -> None:
         if self.catalog.record_moved(item["article_url"], new_url, detail):
@@ -278,18 +277,19 @@ class ArchivePipeline:
 
     def _gone(self, item: dict, detail: dict) -> dict:
         outlet, status = item["outlet"], detail["status"]
-        why = "redirected to the outlet's home, a section or another site" if detail.get("reason") else f"HTTP {status}"
+        if detail.get("reason"):
+            why = f"redirected to the outlet's home, a section or another site: {item['url']}"
+            kind = "redirect_to_index"
+        else:
+            why, kind = f"HTTP {status}, {'not found' if status == 404 else 'gone'}", f"http_{status}"
         fields = {"last_checked": item["fetched_at"], "last_status": status}
         if self.catalog.record_gone(item["article_url"], self.policies[outlet], fields, detail):
             self.crawler.spider.release_claim(item["article_url"])
             self.stats.inc_value(stat_key(outlet, "gone"))
             logger.warning("outlet %s: archived article %s is gone (%s)", outlet, item["article_url"], why)
             return _summary(item, "gone")
-        kind = "redirect_to_index" if detail.get("reason") else f"http_{status}"
         self.stats.inc_value(stat_key(outlet, "errors", kind))
-        logger.warning("outlet %s: article %s %s; not archived", outlet, item["article_url"],
-                       f"was {why} ({item['url']})" if detail.get("reason")
-                       else f"answered HTTP {status} ({'not found' if status == 404 else 'gone'})")
+        logger.warning("outlet %s: article %s not archived (%s)", outlet, item["article_url"], why)
         raise _Dropped(f"{why} for {item['url']}")
 
     def _check_fields(self, item: dict) -> dict:

@@ -74,13 +74,15 @@ class TextStore:
     def add_versions(self, versions: list[NewVersion]) -> list[dict | None]:
         """Archive several versions in one catalog transaction, in order; one result each,
         as :meth:`add_version` returns it. All are written or none (an error is raised)."""
+        hashes = [_hashes(version.data) for version in versions]  # (text, body) of each
         for attempt in range(SEQ_RETRIES):
             tmp_paths: list[tuple[Path, dict]] = []
             try:
                 with self.catalog.engine.begin() as conn:
                     batch = self.catalog.version_batch(conn, [(version.outlet, version.url) for version in versions],
-                                                       [h for version in versions for h in _hashes(version.data)])
-                    rows = [self._add_in(batch, version, tmp_paths) for version in versions]
+                                                       [h for pair in hashes for h in pair])
+                    rows = [self._add_in(batch, version, hashed, tmp_paths)
+                            for version, hashed in zip(versions, hashes)]
                     batch.write()
             except DBAPIError as exc:
                 # Another writer took the same sequence number (SQLite) or archived the same
@@ -97,12 +99,13 @@ class TextStore:
             return rows
         return [None] * len(versions)
 
-    def _add_in(self, batch, version: NewVersion, tmp_paths: list[tuple[Path, dict]]) -> dict | None:
-        """One version in the catalog ``batch``; its text goes to a temporary file (added to
-        ``tmp_paths`` with its row), renamed to the row's file once the batch's transaction
-        commits."""
+    def _add_in(self, batch, version: NewVersion, hashes: tuple[str, str],
+                tmp_paths: list[tuple[Path, dict]]) -> dict | None:
+        """One version in the catalog ``batch`` (``hashes``: of its text and of its body);
+        its text goes to a temporary file (added to ``tmp_paths`` with its row), renamed to
+        the row's file once the batch's transaction commits."""
         url, data = version.url, version.data
-        sha, body_sha = _hashes(data)
+        sha, body_sha = hashes
         state, latest = batch.state(url), batch.latest(url)
         fields = {**version.fields, "outlet": version.outlet, "sha256": sha, "body_sha256": body_sha,
                   **capture_delays(version.fields, latest, state.get("announced"))}
