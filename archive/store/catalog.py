@@ -594,11 +594,12 @@ class Catalog:
         return conn.execute(_INSERT_ARTICLE, _checked(values, _ARTICLE_COLUMNS, "articles")).inserted_primary_key[0]
 
     def version_batch(self, conn: Connection, articles_of: list[tuple[str, str]],
-                      hashes: list[str] = ()) -> "VersionBatch":
+                      hashes: dict[str, tuple[str, ...]] | None = None) -> "VersionBatch":
         """Versions and checks of the articles ``articles_of`` ((outlet, canonical URL) pairs),
         written inside ``conn``'s transaction with a few statements for the whole batch;
-        articles not in the catalog yet are inserted. ``hashes``: the new texts' and bodies'
-        SHA-256, for :meth:`VersionBatch.same_story`."""
+        articles not in the catalog yet are inserted. ``hashes``: per article URL, the
+        SHA-256 of its new texts and bodies, for :meth:`VersionBatch.same_story` (looked up
+        for the articles never archived only)."""
         urls = list(dict.fromkeys(url for _, url in articles_of))
         states = {url: dict(row) for url, row in _by_url(conn, _STATES_BY_URLS, urls).items()}
         for outlet, url in articles_of:
@@ -610,7 +611,8 @@ class Catalog:
         archived = [url for url in urls if states[url]["latest_version"]]
         latest = {url: dict(row) for url, row in _by_url(conn, _LATEST_BY_URLS, archived).items()} if archived else {}
         texts = {}
-        unique = list(dict.fromkeys(hashes))
+        unique = list(dict.fromkeys(h for url, pair in (hashes or {}).items() if not states[url]["latest_version"]
+                                    for h in pair))
         for start in range(0, len(unique), 250):  # (each hash is compared with two columns)
             for row in conn.execute(_LATEST_WITH_HASHES, {"_urls": unique[start:start + 250]}):
                 texts.update({(row.outlet, row.sha256): row.url, (row.outlet, row.body_sha256): row.url})

@@ -80,7 +80,7 @@ class TextStore:
             try:
                 with self.catalog.engine.begin() as conn:
                     batch = self.catalog.version_batch(conn, [(version.outlet, version.url) for version in versions],
-                                                       [h for pair in hashes for h in pair])
+                                                       _by_article(versions, hashes))
                     rows = [self._add_in(batch, version, hashed, tmp_paths)
                             for version, hashed in zip(versions, hashes)]
                     batch.write()
@@ -155,6 +155,14 @@ class TextStore:
         except OSError:
             path.unlink(missing_ok=True)  # a full disk leaves no partial file behind
             raise
+
+
+def _by_article(versions: list[NewVersion], hashes: list[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    """The text and body hashes of ``versions``, per article URL."""
+    found: dict[str, tuple[str, ...]] = {}
+    for version, pair in zip(versions, hashes):
+        found[version.url] = found.get(version.url, ()) + pair
+    return found
 
 
 def _hashes(data: bytes) -> tuple[str, str]:

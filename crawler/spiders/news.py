@@ -21,7 +21,6 @@ from scrapy.exceptions import (
     DownloadTimeoutError, IgnoreRequest, ResponseDataLossError,
 )
 from scrapy.http import Response, TextResponse
-from scrapy.settings import Settings
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.defer import deferred_from_coro
 from sqlalchemy.exc import SQLAlchemyError
@@ -122,7 +121,7 @@ class NewsSpider(scrapy.Spider):
         if recheck_mode not in RECHECK_MODES:
             raise ValueError(f"RECHECK must be one of {', '.join(RECHECK_MODES)}, got {recheck_mode!r}")
         spider.follow_links = settings.getbool("FOLLOW_ARTICLE_LINKS", True)
-        spider.discovery = discovery_mode(settings.get("DISCOVERY", True))
+        spider.discovery = discovery_mode(settings)
         spider.conditional_listings = settings.getbool("CONDITIONAL_LISTINGS", True)
         spider.claims = None
         if spider.catalog.shared:
@@ -484,13 +483,14 @@ class NewsSpider(scrapy.Spider):
                         self.listing_new[name], state["next_poll"], format_duration(state["interval_seconds"]))
 
 
-def discovery_mode(value: Any) -> bool | str:
+def discovery_mode(settings) -> bool | str:
     """The DISCOVERY setting: True (read every outlet's listings), False (none), or
     ``"due"`` (only the outlets whose next read has come: see archive.store.polling)."""
+    value = settings.get("DISCOVERY", True)
     if isinstance(value, str) and value.strip().lower() == "due":
         return "due"
     try:
-        return Settings({"DISCOVERY": value}).getbool("DISCOVERY")
+        return settings.getbool("DISCOVERY", True)
     except ValueError:
         raise ValueError(f"DISCOVERY must be 1, 0 or due, got {value!r}") from None
 
