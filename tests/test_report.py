@@ -232,13 +232,11 @@ class _FakeCatalog:
                "ended_at": "2026-01-01T12:01:00Z", "status": "finished", "fetched": 4, "archived": 3,
                "new_versions": 3, "unchanged": 0, "errors": '{"timeout": 2}'}
 
-    def iter_events(self, article_id=None):
-        yield {"id": 1, "article_id": 4, "at": "2026-01-01T12:00:30Z", "kind": "moved",
-               "detail": '{"to": "http://127.0.0.1:9/4-new"}'}
-        yield {"id": 2, "article_id": 4, "at": "2026-01-01T12:00:40Z", "kind": "restored", "detail": "{}"}
-
-    def article_by_id(self, article_id):
-        return {"id": article_id, "outlet": "gamma", "url": f"http://127.0.0.1:9/{article_id}"}
+    def iter_event_rows(self, outlet=None, since=None, until=None):
+        yield {"at": "2026-01-01T12:00:30Z", "kind": "moved", "version": None, "outlet": "gamma",
+               "url": "http://127.0.0.1:9/4", "detail": '{"url": "http://127.0.0.1:9/4-new", "status": 301}'}
+        yield {"at": "2026-01-01T12:00:40Z", "kind": "restored", "version": None, "outlet": "gamma",
+               "url": "http://127.0.0.1:9/4", "detail": '{"status": 200}'}
 
 
 def test_report_shows_kinds_of_change_and_events_when_the_catalog_has_them(tmp_path):
@@ -251,6 +249,8 @@ def test_report_shows_kinds_of_change_and_events_when_the_catalog_has_them(tmp_p
     html = report.render()
     assert "Edits by what changed" in html and 'aria-label="Edits by what changed"' in html
     assert "http://127.0.0.1:9/4-new" in html and "Events by kind" in html
+    assert "<td>moved</td><td>http://127.0.0.1:9/4</td><td>http://127.0.0.1:9/4-new</td>" in html
+    assert "<td>restored</td><td>http://127.0.0.1:9/4</td><td>200</td>" in html
     assert "0 / 1 / 1" in html  # gone / moved / restored in the summary
 
 

@@ -68,6 +68,8 @@ def event_detail(kind: str, detail: str | None) -> str:
         values = json.loads(detail or "{}")
     except ValueError:
         return detail or ""
+    if not isinstance(values, dict):   # not a detail this code wrote: shown as it is
+        return detail
     if kind == "moved":
         return values.get("url", "")
     if kind == "reextracted":

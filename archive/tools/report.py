@@ -29,13 +29,14 @@ from array import array
 from bisect import bisect_right
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from html import escape
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from ..store.catalog import Catalog
-from ..store.timefmt import utc_now
+from ..store.timefmt import parse_iso, utc_now
+from .export import event_detail
 
 # -- sections ------------------------------------------------------------------------------
 
@@ -138,14 +139,13 @@ class OutletData:
 
 def _parse_time(text: str | None) -> datetime | None:
     """A catalog time with a time of day (``...T..Z`` or an offset) as an aware datetime; None
-    for a missing value or a date only."""
+    for a missing value, a date only or a value that is no time."""
     if not text or "T" not in text:
         return None
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_iso(text)
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _day(text: str | None) -> str | None:
@@ -230,22 +230,13 @@ def gather(catalog: Catalog, outlet: str | None = None) -> dict[str, OutletData]
 
 def _gather_events(catalog: Catalog, data: dict[str, OutletData], of, outlet: str | None) -> None:
     """Events by kind per outlet, the latest few of each outlet, and gone answers per run."""
-    articles: dict[int, tuple[str, str]] = {}  # only articles that have events
     starts = {name: [run.started_at for run in o.runs] for name, o in data.items()}
-    for event in catalog.iter_events():
-        article_id = event.get("article_id")
-        name, url = event.get("outlet"), event.get("url")
-        if (name is None or url is None) and article_id is not None:
-            if article_id not in articles:
-                row = catalog.article_by_id(article_id)
-                articles[article_id] = (row["outlet"], row["url"]) if row else ("", "")
-            name, url = name or articles[article_id][0], url or articles[article_id][1]
-        if not name or (outlet and name != outlet):
-            continue
+    for event in catalog.iter_event_rows(outlet):
+        name = event["outlet"]
         o = of(name)
         kind = str(event.get("kind") or "?")
         o.events[kind] += 1
-        o.recent_events.append({**event, "url": url})
+        o.recent_events.append(event)
         if kind == "gone" and name in starts:
             run = _run_at(o.runs, starts[name], event.get("at"))
             if run is not None:
@@ -701,16 +692,7 @@ def events_section(report: Report, o: OutletData) -> str | None:
     kinds = [k for k in EVENT_KINDS if o.events.get(k)] + sorted(k for k in o.events if k not in EVENT_KINDS)
     chart = bar_chart(kinds, [o.events[k] for k in kinds], "Events by kind", horizontal=True,
                       color=COLORS["moved"])
-    rows = []
-    for event in reversed(o.recent_events):
-        try:
-            detail = json.loads(event.get("detail") or "{}")
-            if isinstance(detail, dict):
-                detail = ", ".join(f"{k}={v}" for k, v in sorted(detail.items()))
-            detail = str(detail)
-        except ValueError:
-            detail = str(event.get("detail"))
-        rows.append([event.get("at"), event.get("kind"), event.get("url") or event.get("article_id"),
-                     detail[:160]])
+    rows = [[event["at"], event["kind"], event["url"], event_detail(event["kind"], event["detail"])[:160]]
+            for event in reversed(o.recent_events)]
     return (chart + note(f"The {len(rows)} latest events:")
             + table(["at", "kind", "article", "detail"], rows, numeric_from=99))
