@@ -24,7 +24,6 @@ into the catalog, so the band keys are stored here. Memory stays bounded by the 
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import time
@@ -43,6 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from .catalog import Catalog, articles, metadata, versions
+from .textfile import body_of, sha256_hex
 
 logger = logging.getLogger(__name__)
 
@@ -161,9 +161,8 @@ def band_keys(signature: LeanMinHash) -> list[int]:
     return keys.view(np.int64).tolist()
 
 
-def shingle_jaccard(words_a: list[str], words_b: list[str]) -> float:
-    """Exact Jaccard similarity of two bodies' shingle sets."""
-    a, b = shingles(words_a), shingles(words_b)
+def shingle_jaccard(a: set[bytes], b: set[bytes]) -> float:
+    """Exact Jaccard similarity of two bodies' shingle sets (:func:`shingles`)."""
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
@@ -314,9 +313,9 @@ class Grouper:
 
     # -- one batch
 
-    def _read(self, row: dict) -> str | None:
+    def _read(self, row: dict) -> bytes | None:
         try:
-            return (self.archive_dir / row["file"]).read_bytes().decode("utf-8", "replace")
+            return (self.archive_dir / row["file"]).read_bytes()
         except OSError as exc:
             logger.error("grouping: cannot read %s (article %d): %s; it is grouped at the next update",
                          row["file"], row["article_id"], exc.strerror or exc)
@@ -325,16 +324,16 @@ class Grouper:
     def _group_batch(self, conn: Connection, pending: list[dict], stats: GroupingStats) -> None:
         texts = []
         for row in pending:
-            text = self._read(row)
-            if text is None:
+            data = self._read(row)
+            if data is None:
                 stats.missing += 1
                 continue
             if row["indexed_seq"] is not None:   # a new version: it leaves its group and is matched again
                 _detach(conn, row)
                 conn.execute(delete(syndication_texts).where(syndication_texts.c.article_id == row["article_id"]))
-            words = body_words(split_text(text)[1])
+            words = body_words(body_of(data).decode("utf-8", "replace"))
             texts.append({"article_id": row["article_id"], "seq": row["seq"], "words": words,
-                          "body_sha256": hashlib.sha256(" ".join(words).encode()).hexdigest()})
+                          "body_sha256": sha256_hex(" ".join(words).encode())})
         groupable = [t for t in texts if len(t["words"]) >= MIN_WORDS]
         for text, signature in zip(groupable, signatures([t["words"] for t in groupable])):
             text["signature"], text["keys"] = signature, band_keys(signature)
@@ -367,7 +366,7 @@ class Grouper:
             same_body = batch_by_body.get(text["body_sha256"]) or stored["by_body"].get(text["body_sha256"])
             if same_body is not None:
                 # an identical body has the same band keys: its group already holds every candidate
-                labels.union(own, same_body["group_id"] if "group_id" in same_body else same_body["article_id"])
+                labels.union(own, same_body.get("group_id", same_body["article_id"]))
                 stats.matched += 1
             else:
                 matched = False
@@ -394,28 +393,32 @@ class Grouper:
 def _stored_candidates(conn: Connection, texts: list[dict]) -> dict:
     """Stored texts that share a band key or a body with ``texts``: ``by_key`` and ``by_body``."""
     s = syndication_texts
-    keys = list({key for text in texts for key in text["keys"]})
     ids_by_key: dict[int, list[int]] = {}
-    for start in range(0, len(keys), 500):
+    for chunk in _chunks({key for text in texts for key in text["keys"]}):
         for key, article_id in conn.execute(select(syndication_bands.c.band_key, syndication_bands.c.article_id)
-                                            .where(syndication_bands.c.band_key.in_(keys[start:start + 500]))):
+                                            .where(syndication_bands.c.band_key.in_(chunk))):
             ids_by_key.setdefault(key, []).append(article_id)
-    ids = list({article_id for found in ids_by_key.values() for article_id in found})
     rows: dict[int, dict] = {}
-    for start in range(0, len(ids), 500):
+    for chunk in _chunks({article_id for found in ids_by_key.values() for article_id in found}):
         for row in conn.execute(select(s.c.article_id, s.c.group_id, s.c.signature)
-                                .where(s.c.article_id.in_(ids[start:start + 500]))).mappings():
+                                .where(s.c.article_id.in_(chunk))).mappings():
             rows[row["article_id"]] = {**row, "signature": deserialize(row["signature"])}
     by_body: dict[str, dict] = {}
-    bodies = list({text["body_sha256"] for text in texts})
-    for start in range(0, len(bodies), 500):
+    for chunk in _chunks({text["body_sha256"] for text in texts}):
         query = (select(s.c.body_sha256, func.min(s.c.group_id).label("group_id"),
                         func.min(s.c.article_id).label("article_id"))
-                 .where(s.c.body_sha256.in_(bodies[start:start + 500]), s.c.signature.is_not(None))
+                 .where(s.c.body_sha256.in_(chunk), s.c.signature.is_not(None))
                  .group_by(s.c.body_sha256))
         by_body.update((row["body_sha256"], dict(row)) for row in conn.execute(query).mappings())
     by_key = {key: [rows[i] for i in found if i in rows] for key, found in ids_by_key.items()}
     return {"by_key": by_key, "by_body": by_body}
+
+
+def _chunks(values: set, size: int = 500) -> Iterator[list]:
+    """``values`` in lists of at most ``size`` (bound parameters per IN query)."""
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
 
 
 def _detach(conn: Connection, row: dict) -> None:
@@ -474,23 +477,27 @@ def iter_group_members(catalog: Catalog, archive_dir: str | Path, outlet: str | 
     archive_dir = Path(archive_dir)
     with catalog.engine.connect() as conn:
         for row in conn.execution_options(yield_per=500).execute(query).mappings():
-            row = dict(row)
             text = _read_text(archive_dir, row["file"], problems)
             headline, body = split_text(text or "")
             words = body_words(body)
+            signature = deserialize(row["signature"]) if row["signature"] else None
             if earliest is None or earliest["group_id"] != row["group_id"]:
-                earliest = {**row, "headline": headline, "words": words, "member": 0}
+                earliest = {"group_id": row["group_id"], "body_sha256": row["body_sha256"], "headline": headline,
+                            "counts": Counter(words), "shingles": shingles(words), "signature": signature,
+                            "member": 0}
                 yield _member(row, 0, "earliest", 1.0, 1.0, False, words, 0, 0)
                 continue
             earliest["member"] += 1
             same_body = row["body_sha256"] == earliest["body_sha256"]
             headline_differs = headline != earliest["headline"]
             relation = ("identical" if not headline_differs else "same-body") if same_body else "near-copy"
-            estimate = (deserialize(row["signature"]).jaccard(deserialize(earliest["signature"]))
-                        if row["signature"] and earliest["signature"] else None)
-            added, removed = Counter(words) - Counter(earliest["words"]), Counter(earliest["words"]) - Counter(words)
-            yield _member(row, earliest["member"], relation, 1.0 if same_body else shingle_jaccard(earliest["words"], words),
-                          estimate, headline_differs, words, sum(added.values()), sum(removed.values()))
+            similarity = 1.0 if same_body else shingle_jaccard(earliest["shingles"], shingles(words))
+            estimate = (signature.jaccard(earliest["signature"])
+                        if signature is not None and earliest["signature"] is not None else None)
+            counts = Counter(words)
+            added, removed = counts - earliest["counts"], earliest["counts"] - counts
+            yield _member(row, earliest["member"], relation, similarity, estimate, headline_differs, words,
+                          sum(added.values()), sum(removed.values()))
 
 
 def _member(row: dict, member: int, relation: str, similarity: float, estimate: float | None,
