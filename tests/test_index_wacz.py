@@ -47,13 +47,14 @@ def warc_records(archive: Path) -> dict[tuple[str, int], dict]:
             records = ArchiveIterator(handle)
             for record in records:
                 if record.rec_type in ("response", "revisit"):
-                    found[(path.name, records.get_record_offset())] = {
-                        "type": record.rec_type, "length": None, "uri": record.rec_headers.get_header("WARC-Target-URI"),
+                    offset = records.get_record_offset()
+                    found[(path.name, offset)] = {
+                        "type": record.rec_type, "uri": record.rec_headers.get_header("WARC-Target-URI"),
                         "date": record.rec_headers.get_header("WARC-Date"),
                         "digest": record.rec_headers.get_header("WARC-Payload-Digest"),
                         "status": record.http_headers.get_statuscode() if record.http_headers else None}
                     records.read_to_end()
-                    found[(path.name, records.get_record_offset())]["length"] = records.get_record_length()
+                    found[(path.name, offset)]["length"] = records.get_record_length()
     return found
 
 

@@ -28,6 +28,7 @@ WACZ carries cdxj-indexer's lines unchanged).
 """
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import json
@@ -124,12 +125,11 @@ def update_index(archive_dir: str | os.PathLike, rebuild: bool = False, lock_wai
 
 
 def _update(archive_dir: Path, index_dir: Path, rebuild: bool, emit: Callable[[str], None]) -> IndexReport:
-    report = IndexReport(rebuilt=rebuild)
     for leftover in index_dir.glob(".*.tmp"):   # of an update that was killed (we hold the lock)
         leftover.unlink(missing_ok=True)
     index = index_dir / INDEX_FILE
-    state = {} if rebuild or not index.exists() else read_state(archive_dir)
-    report.rebuilt = rebuild or not index.exists()
+    report = IndexReport(rebuilt=rebuild or not index.exists())
+    state = {} if report.rebuilt else read_state(archive_dir)
     complete, report.waiting = complete_warcs(archive_dir)
     todo = [name for name, size in complete.items() if state.get(name) != size]
     drop = {name for name in state if name not in complete or complete[name] != state[name]}
@@ -155,7 +155,8 @@ def _update(archive_dir: Path, index_dir: Path, rebuild: bool, emit: Callable[[s
                 report.lines_added += len(lines)
                 report.indexed.append(name)
             sorter.flush()
-        with open(tmp_new, encoding="utf-8") as new_lines, _open_or_empty(index, report.rebuilt) as old_lines:
+        with (open(tmp_new, encoding="utf-8") as new_lines,
+              contextlib.nullcontext(iter(())) if report.rebuilt else open(index, encoding="utf-8") as old_lines):
             old = _without_files(old_lines, drop) if drop else old_lines
             with open(tmp_index, "w", encoding="utf-8") as out:
                 for line in _resolved(_unique(heapq.merge(old, new_lines))):
@@ -197,23 +198,6 @@ class _Lines:
 
     def flush(self) -> None:
         pass
-
-
-class _open_or_empty:
-    """The existing index opened for reading, or nothing (a rebuild, or no index yet)."""
-
-    def __init__(self, path: Path, skip: bool):
-        self.path, self.skip, self.handle = path, skip, None
-
-    def __enter__(self) -> Iterable[str]:
-        if self.skip or not self.path.exists():
-            return iter(())
-        self.handle = open(self.path, encoding="utf-8")
-        return self.handle
-
-    def __exit__(self, *exc) -> None:
-        if self.handle is not None:
-            self.handle.close()
 
 
 def _unique(lines: Iterable[str]) -> Iterator[str]:

@@ -33,7 +33,7 @@ from typing import Callable
 from warcio.warcwriter import WARCWriter
 
 from ..store.catalog import Catalog
-from ..warc.reader import WarcReadError, iter_members, parse_record
+from ..warc.reader import WarcReadError, iter_members, parse_record, read_record
 from .index import complete_warcs
 from .reader import ArchiveError
 
@@ -60,9 +60,10 @@ class WaczReport:
 def build_wacz(archive_dir: str | os.PathLike, catalog: Catalog, output: str | os.PathLike,
                outlet: str | None = None, since: str | None = None, until: str | None = None,
                title: str | None = None, emit: Callable[[str], None] | None = None) -> WaczReport:
-    """Write the WACZ package ``output`` (replaced whole, never left half-written)."""
+    """Write the WACZ package ``output`` (replaced whole, never left half-written).
+
+    ``emit`` is accepted for the CLI's sake; what is left out is in the report's ``problems``."""
     archive_dir, output = Path(archive_dir), Path(output)
-    emit = emit or (lambda line: None)
     report = WaczReport(filtered=bool(outlet or since or until))
     captures: dict[tuple[str, int], dict] = {}
     for row in catalog.iter_versions(outlet, since, until):
@@ -80,9 +81,9 @@ def build_wacz(archive_dir: str | os.PathLike, catalog: Catalog, output: str | o
     try:
         if report.filtered:
             warcs = [work / SELECTION_NAME]
-            pages = _copy_selection(archive_dir, captures, warcs[0], report, emit)
+            pages = _copy_selection(archive_dir, captures, warcs[0], report)
         else:
-            warcs, pages = _whole_files(archive_dir, captures, report, emit)
+            warcs, pages = _whole_files(archive_dir, captures, report)
         if not pages:
             raise ArchiveError("none of the selected versions' WARC records could be read")
         pages_file = work / "pages.jsonl"
@@ -118,8 +119,8 @@ def _page(row: dict, record) -> dict:
             "title": row.get("title") or url}
 
 
-def _whole_files(archive_dir: Path, captures: dict[tuple[str, int], dict], report: WaczReport,
-                 emit: Callable[[str], None]) -> tuple[list[Path], list[dict]]:
+def _whole_files(archive_dir: Path, captures: dict[tuple[str, int], dict],
+                 report: WaczReport) -> tuple[list[Path], list[dict]]:
     """All complete WARC files (re-checks, feeds and robots.txt too), and a page for each
     selected capture in them."""
     complete, report.waiting = complete_warcs(archive_dir)
@@ -134,16 +135,16 @@ def _whole_files(archive_dir: Path, captures: dict[tuple[str, int], dict], repor
         with open(path, "rb") as handle:
             for offset in offsets:
                 try:
-                    record = parse_record(next(iter_members(handle, offset))[1])
-                except (WarcReadError, StopIteration) as exc:
-                    report.problems.append(f"{warc_file}@{offset}: {exc or 'no record'}")
+                    record = read_record(path, offset, handle)
+                except WarcReadError as exc:
+                    report.problems.append(f"{warc_file}@{offset}: {exc}")
                     continue
                 pages.append(_page(captures[(warc_file, offset)], record))
     return [archive_dir / "warc" / name for name in sorted(complete)], pages
 
 
 def _copy_selection(archive_dir: Path, captures: dict[tuple[str, int], dict], target: Path,
-                    report: WaczReport, emit: Callable[[str], None]) -> list[dict]:
+                    report: WaczReport) -> list[dict]:
     """Copy each capture's response and request members into ``target``; its pages."""
     pages = []
     with open(target, "wb") as out:
