@@ -32,6 +32,7 @@ class Frontier:
         self.outlets = outlets
         self.recheck_mode = recheck_mode
         self.batch_size = batch_size
+        self.kinds = [kind for kind in FRONTIER_KINDS if kind != "recheck" or recheck_mode != "none"]
         self.run_started = self._start_time()
         self._after = {"pending": 0, "announced": 0, "recheck": 0}
 
@@ -53,7 +54,7 @@ class Frontier:
     def next_batch(self) -> list[tuple[dict, str]]:
         """(article row, why it is fetched) pairs; empty when the run is done."""
         for lapsed in (False, True) if self.claims else (False,):
-            for kind in FRONTIER_KINDS:
+            for kind in self.kinds:
                 rows = self._rows(kind, lapsed)
                 if rows:
                     if not lapsed:
@@ -66,10 +67,7 @@ class Frontier:
         without claims): once their claims end or run out, there may be more to do."""
         if not self.claims:
             return 0
-        return sum(self.claims.held_by_others(self._query(kind, None)) for kind in self._kinds())
-
-    def _kinds(self) -> list[str]:
-        return [kind for kind in FRONTIER_KINDS if kind != "recheck" or self.recheck_mode != "none"]
+        return sum(self.claims.held_by_others(self._query(kind, None)) for kind in self.kinds)
 
     def _query(self, kind: str, after: int | None):
         everything = self.recheck_mode == "all"
@@ -77,8 +75,6 @@ class Frontier:
         return frontier_query(kind, self.outlets, after, now, everything)
 
     def _rows(self, kind: str, lapsed: bool = False) -> list[dict]:
-        if kind not in self._kinds():
-            return []
         if lapsed:
             return self.claims.lapsed(self._query(kind, None), self.batch_size)
         query = self._query(kind, self._after[kind])

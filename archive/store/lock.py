@@ -84,11 +84,9 @@ def release_lock(fd: int) -> None:
 
 def lock_held(path: Path) -> bool:
     """True while another process holds an exclusive lock on ``path`` (missing file: False)."""
-    if not path.exists():
-        return False
     try:
         fd = os.open(path, os.O_RDONLY)
-    except OSError:
+    except OSError:  # missing (or unreadable): nobody can hold it
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
