@@ -21,7 +21,8 @@ def postgres_bin() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that is free now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -34,7 +35,7 @@ class PostgresServer:
     def __init__(self, bindir: Path, root: Path | None = None):
         self.bindir = bindir
         self.root = root or Path(tempfile.mkdtemp(prefix="newsarchive-pg-"))
-        self.port = _free_port()
+        self.port = free_port()
         self.user = None
         if os.geteuid() == 0:
             self.user = "postgres" if _has_user("postgres") else "nobody"

@@ -31,7 +31,7 @@ class RecrawledArchive:
             return [dict(row) for row in db.execute("SELECT * FROM versions ORDER BY seq")]
 
 
-def make_recrawled_archive(tmp: Path, *extra: str) -> RecrawledArchive:
+def make_recrawled_archive(tmp: Path) -> RecrawledArchive:
     sites = {"alpha": OutletSite("alpha", n_articles=5, seed=21, link_only=False),
              "bravo": OutletSite("bravo", n_articles=4, seed=22, link_only=False)}
     server = SiteServer(list(sites.values()))
@@ -40,29 +40,26 @@ def make_recrawled_archive(tmp: Path, *extra: str) -> RecrawledArchive:
         outlets = tmp / "outlets.toml"
         outlets.write_text(server.outlets_toml(sources=("rss", "sitemap")))
         archive = tmp / "archive"
-        first = run_crawl(outlets, archive, *extra)
+        first = run_crawl(outlets, archive)
         assert first.returncode == 0, first.stderr[-3000:]
         first_warcs = sorted(p.name for p in (archive / "warc").glob("*.warc.gz"))
         alpha = sites["alpha"]
         edited = alpha.article_ids()[1]
         alpha.edit_article(edited, add_sentence="A correction was added to this story later.")
         sites["bravo"].add_articles(2)
-        second = run_crawl(outlets, archive, "-s", "RECHECK=all", *extra)
+        second = run_crawl(outlets, archive, "-s", "RECHECK=all")
         assert second.returncode == 0, second.stderr[-3000:]
     except BaseException:
         server.stop()
         raise
-    with sqlite3.connect(archive / "catalog.sqlite") as db:
-        (started,) = db.execute("SELECT min(fetched_at) FROM versions WHERE seq > ?",
-                                (_last_seq_of(archive, first_warcs),)).fetchone()
     return RecrawledArchive(archive, server, sites, alpha.article_url(edited, server.base_url(alpha)),
-                            first_warcs, started)
+                            first_warcs, _second_crawl_started(archive, first_warcs))
 
 
-def _last_seq_of(archive: Path, first_warcs: list[str]) -> int:
-    """The last seq archived by the first crawl (its versions point into its WARC files)."""
+def _second_crawl_started(archive: Path, first_warcs: list[str]) -> str:
+    """The earliest fetched_at of a version outside the first crawl's WARC files."""
+    marks = ",".join("?" * len(first_warcs))
     with sqlite3.connect(archive / "catalog.sqlite") as db:
-        marks = ",".join("?" * len(first_warcs))
-        (last,) = db.execute(f"SELECT max(seq) FROM versions WHERE warc_file IN ({marks})",
-                             [f"warc/{name}" for name in first_warcs]).fetchone()
-    return last
+        (started,) = db.execute(f"SELECT min(fetched_at) FROM versions WHERE warc_file NOT IN ({marks})",
+                                [f"warc/{name}" for name in first_warcs]).fetchone()
+    return started

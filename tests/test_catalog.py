@@ -16,11 +16,9 @@ from archive.store.recheck import RecheckPolicy
 from archive.store.textstore import NewVersion, TextStore
 from crawler.frontier import Frontier
 
-URLS = [f"http://x.example/a/{n}" for n in range(10)]
-
-
-def _pending(catalog: Catalog, count: int = 10) -> list[str]:
-    urls = [f"http://x.example/a/{n}" for n in range(count)]
+def _pending(catalog: Catalog, count: int = 10, section: str = "a") -> list[str]:
+    """Register ``count`` new articles of outlet ``o`` (pending); their URLs."""
+    urls = [f"http://x.example/{section}/{n}" for n in range(count)]
     catalog.register_discovered("o", [(url, None) for url in urls], "feed", "http://x.example/feed")
     return urls
 
@@ -77,10 +75,7 @@ def test_writing_the_check_ends_the_claim(catalog_url, tmp_path):
 def test_claiming_workers_share_a_frontier_without_overlap(catalog_url):
     """Four workers take batches of a pending frontier at once until it is empty: each
     article goes to exactly one of them."""
-    catalog = Catalog(catalog_url)
-    _pending(catalog, 0)
-    urls = [f"http://x.example/b/{n}" for n in range(300)]
-    catalog.register_discovered("o", [(url, None) for url in urls], "feed", "http://x.example/feed")
+    urls = _pending(Catalog(catalog_url), 300, "b")
     got: dict[str, list[str]] = {}
 
     def work(worker: str) -> None:
@@ -188,14 +183,14 @@ def test_workers_opening_a_new_catalog_at_once(postgres):
 def test_an_older_catalog_gets_the_claim_columns(tmp_path):
     url = f"sqlite:///{tmp_path}/catalog.sqlite"
     catalog = Catalog(url)
-    _pending(catalog, 2)
+    urls = _pending(catalog, 2)
     with catalog.engine.begin() as conn:  # as a catalog from before claims
         conn.execute(text("DROP INDEX ix_articles_claimed_by"))
         conn.execute(text("ALTER TABLE articles DROP COLUMN claimed_by"))
         conn.execute(text("ALTER TABLE articles DROP COLUMN claimed_until"))
     catalog.close()
     reopened = Catalog(url)
-    assert reopened.article(URLS[0])["claimed_by"] is None
+    assert reopened.article(urls[0])["claimed_by"] is None
     assert len(Claims(reopened, "h-1", 60).claim(frontier_query("pending", ["o"], 0), 10)) == 2
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.error
@@ -25,6 +24,7 @@ from warcio.timeutils import iso_date_to_timestamp
 from archive.tools.index import iter_entries
 from archive.warc.reader import read_record
 from tests.conftest import REPO
+from tests.pgserver import free_port
 from tests.replay_archive import make_recrawled_archive
 
 WAYBACK = Path(os.environ.get("NEWSARCHIVE_PYWB") or REPO / ".venv-pywb" / "bin" / "wayback")
@@ -48,7 +48,7 @@ def pywb(recrawled, tmp_path_factory):
     collection.mkdir(parents=True)
     (collection / "archive").symlink_to(recrawled.archive / "warc")
     (collection / "indexes").symlink_to(recrawled.archive / "indexes")
-    port = _free_port()
+    port = free_port()
     log = open(root / "wayback.log", "w+")
     server = subprocess.Popen([str(WAYBACK), "--bind", "127.0.0.1", "--port", str(port), "-d", str(root)],
                               cwd=root, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -76,12 +76,6 @@ def pywb(recrawled, tmp_path_factory):
             server.kill()
             server.wait()
         log.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _get(url: str) -> tuple[int, dict[str, str], bytes]:
