@@ -356,13 +356,14 @@ class VersionBatch:
         it; None before its first version."""
         return self.latest_rows.get(url)
 
-    def same_story(self, outlet: str, row: dict[str, Any], body_words: int) -> str | None:
+    def same_story(self, outlet: str, url: str, hashes: tuple[str, str], body_words: int) -> str | None:
         """Another article of ``outlet`` (its canonical URL) whose latest text has the body
-        of the version ``row`` (or its whole text, for a short body): ``row["url"]`` is then
-        the same story under a second address (AMP, print, a new slug)."""
-        key = row["body_sha256"] if body_words >= SAME_STORY_MIN_WORDS else row["sha256"]
-        twin = self.texts.get((outlet, key))
-        return twin if twin != row["url"] else None
+        of the new text of ``url`` (``hashes``: of that text and of its body), or its whole
+        text for a short body: ``url`` is then the same story under a second address (AMP,
+        print, a new slug)."""
+        text_sha, body_sha = hashes
+        twin = self.texts.get((outlet, body_sha if body_words >= SAME_STORY_MIN_WORDS else text_sha))
+        return twin if twin != url else None
 
     def set_article_fields(self, url: str, values: dict[str, Any]) -> None:
         """Fields to set on the article's row (later calls win)."""

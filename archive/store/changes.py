@@ -57,9 +57,7 @@ def capture_delays(fields: dict[str, Any], latest: dict[str, Any] | None, announ
     fetched_at = fields["fetched_at"]
     if latest is None:
         return {"published_delay": seconds_between(fields.get("published"), fetched_at)}
-    for changed_at in (fields.get("modified"), announced):
-        delay = seconds_between(changed_at, fetched_at)
-        since_previous = seconds_between(latest.get("fetched_at"), fetched_at)
-        if delay is not None and since_previous is not None and delay < since_previous:
-            return {"modified_delay": delay}
-    return {"modified_delay": None}
+    since_previous = seconds_between(latest.get("fetched_at"), fetched_at)
+    delays = (seconds_between(changed_at, fetched_at) for changed_at in (fields.get("modified"), announced))
+    return {"modified_delay": next((delay for delay in delays if delay is not None and since_previous is not None
+                                    and delay < since_previous), None)}

@@ -107,10 +107,9 @@ class TextStore:
         url, data = version.url, version.data
         sha, body_sha = hashes
         state, latest = batch.state(url), batch.latest(url)
-        fields = {**version.fields, "outlet": version.outlet, "sha256": sha, "body_sha256": body_sha,
-                  **capture_delays(version.fields, latest, state.get("announced"))}
+        fields = {**version.fields, "outlet": version.outlet, "sha256": sha, "body_sha256": body_sha}
         if latest is None:
-            twin = batch.same_story(version.outlet, {**fields, "url": url}, len(body_of(data).split()))
+            twin = batch.same_story(version.outlet, url, hashes, len(body_of(data).split()))
             if twin is not None:
                 batch.set_article_fields(url, {**version.check, "state": "alias", "alias_of": twin})
                 return {"alias_of": twin}
@@ -119,10 +118,11 @@ class TextStore:
             if not metadata_changes(latest, version.fields):
                 batch.set_article_fields(url, checked)
                 return None
-            return batch.add_version(url, lambda seq: latest["file"], {**fields, "change": "metadata"},
-                                     article_fields=checked)
+            fields.update(change="metadata", **capture_delays(version.fields, latest, state.get("announced")))
+            return batch.add_version(url, lambda seq: latest["file"], fields, article_fields=checked)
         else:
             fields["change"] = text_change(latest, version.fields.get("title"), body_sha, self._body_sha(latest))
+        fields.update(capture_delays(version.fields, latest, state.get("announced")))
         checked = self.catalog.check_fields(state, True, version.policy, version.check)
         tmp_path = self.tmp_dir / f"{sha}.{worker_id()}.{next(_TMP_SERIAL)}.tmp"
         self._write_tmp(tmp_path, data)
