@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import closing
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
@@ -42,15 +43,12 @@ class SyndicationGrouping:
         from archive.store.syndication import SyndicationError, update_groups
 
         started = time.monotonic()
-        catalog = None
         try:
-            catalog = Catalog(self.catalog_url)  # (it creates the syndication tables: a full disk fails here)
-            stats = update_groups(catalog, self.archive_dir, emit=logger.info)
+            # (the Catalog creates the syndication tables: a full disk fails here)
+            with closing(Catalog(self.catalog_url)) as catalog:
+                stats = update_groups(catalog, self.archive_dir, emit=logger.info)
         except (OSError, SQLAlchemyError, SyndicationError) as exc:
             logger.error("syndication groups not updated: %s; run 'python -m archive groups' later",
                          error_line(exc))
             return
-        finally:
-            if catalog is not None:
-                catalog.close()
         logger.info("syndication groups updated in %.1f s: %s", time.monotonic() - started, stats.summary())

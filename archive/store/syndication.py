@@ -212,11 +212,10 @@ class _Labels:
             self.parent[label], label = root, self.parent.get(label, label)
         return root
 
-    def union(self, a: int, b: int) -> int:
+    def union(self, a: int, b: int) -> None:
         a, b = self.find(a), self.find(b)
         if a != b:
             self.parent[max(a, b)] = min(a, b)
-        return min(a, b)
 
     def renamed(self) -> Iterator[tuple[int, int]]:
         """(old label, new label) for every label merged into another."""

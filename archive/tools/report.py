@@ -232,9 +232,8 @@ def _gather_events(catalog: Catalog, data: dict[str, OutletData], of, outlet: st
     """Events by kind per outlet, the latest few of each outlet, and gone answers per run."""
     starts = {name: [run.started_at for run in o.runs] for name, o in data.items()}
     for event in catalog.iter_event_rows(outlet):
-        name = event["outlet"]
+        name, kind = event["outlet"], event["kind"]
         o = of(name)
-        kind = str(event.get("kind") or "?")
         o.events[kind] += 1
         o.recent_events.append(event)
         if kind == "gone" and name in starts:
