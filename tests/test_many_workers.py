@@ -20,6 +20,8 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from archive.store.catalog import Catalog
 from archive.store.lock import HOST
 from archive.store.timefmt import format_utc
@@ -45,6 +47,13 @@ def _site_and_outlets(served, tmp_path: Path, name: str, seed: int, slow: float)
 def _archive_cli(catalog_url: str, archive: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "archive", "--archive", str(archive), "--catalog", catalog_url, *args],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def _verify(catalog_url: str, archive: Path) -> subprocess.CompletedProcess:
+    """``python -m archive verify`` of the shared archive, which must pass."""
+    verify = _archive_cli(catalog_url, archive, "verify")
+    assert verify.returncode == 0, verify.stdout[-2000:] + verify.stderr[-2000:]
+    return verify
 
 
 def _writer(warc_file: str) -> str:
@@ -87,9 +96,7 @@ def test_two_workers_share_one_archive(tmp_path, served, postgres):
     assert not list((archive / ".workers").glob("*.lock"))
     catalog.close()
 
-    verify = _archive_cli(catalog_url, archive, "verify")
-    assert verify.returncode == 0, verify.stdout[-2000:] + verify.stderr[-2000:]
-    assert "OK: no problems found" in verify.stdout
+    assert "OK: no problems found" in _verify(catalog_url, archive).stdout
     export = _archive_cli(catalog_url, archive, "export", "--format", "csv")
     assert export.returncode == 0, export.stderr[-2000:]
     assert len(list(csv.DictReader(io.StringIO(export.stdout)))) == ARTICLES
@@ -146,8 +153,7 @@ def test_a_killed_workers_claims_are_taken_over(tmp_path, served, postgres):
     after = start_crawl(outlets, archive, tmp_path / "after.log", *worker, "-s", "RECHECK=none")
     assert after.wait(timeout=120) == 0, (tmp_path / "after.log").read_text()[-2000:]
     assert warc_problems(archive) == []
-    verify = _archive_cli(catalog_url, archive, "verify")
-    assert verify.returncode == 0, verify.stdout[-2000:] + verify.stderr[-2000:]
+    _verify(catalog_url, archive)
     print(f"kill -9: the victim held {len(held)} claims; {len(taken_over)} taken over by the survivor")
 
 
@@ -155,10 +161,10 @@ def test_the_scheduler_starts_two_workers_per_run(tmp_path, served, postgres):
     site, server, outlets = _site_and_outlets(served, tmp_path, "scheduled", 33, 0.02)
     catalog_url = postgres.new_database()
     archive = tmp_path / "archive"
-    settings = [arg for pair in zip(["-s"] * 8, [f"CATALOG_URL={catalog_url}", "AUTOTHROTTLE_ENABLED=0",
-                                                 "PROGRESS_INTERVAL=0", "FRONTIER_BATCH=10", "FRONTIER_LOW_WATER=6",
-                                                 "EXTRACT_WORKERS=1", "RETRY_TIMES=0",
-                                                 "CONCURRENT_REQUESTS_PER_DOMAIN=3"]) for arg in pair]
+    settings = [arg for setting in (f"CATALOG_URL={catalog_url}", "AUTOTHROTTLE_ENABLED=0", "PROGRESS_INTERVAL=0",
+                                    "FRONTIER_BATCH=10", "FRONTIER_LOW_WATER=6", "EXTRACT_WORKERS=1",
+                                    "RETRY_TIMES=0", "CONCURRENT_REQUESTS_PER_DOMAIN=3")
+                for arg in ("-s", setting)]
     command = [sys.executable, "-m", "crawler.schedule", "--outlets-file", str(outlets), "--archive-dir",
                str(archive), "--once", "--job", "discover:scheduled", "--workers", "2", *settings]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
@@ -219,11 +225,8 @@ def test_recovery_leaves_a_live_workers_files_alone(tmp_path):
         assert (archive / "warc" / f"NEWSARCHIVE-20260101000000-00000-{live_id}.warc.gz").stat().st_size == 7
         # a run that needs the archive alone is refused while the worker runs
         from archive.store.lock import ArchiveLock, ArchiveLocked
-        try:
+        with pytest.raises(ArchiveLocked):
             ArchiveLock(archive).acquire()
-            raise AssertionError("the archive lock was taken while a worker runs")
-        except ArchiveLocked:
-            pass
         second = WorkerLock(archive)   # another worker is welcome
         second.acquire()
         second.release()
