@@ -301,7 +301,7 @@ def cmd_wacz(reader: ArchiveReader, args) -> int:
     since = normalize_time(args.since) if args.since else None
     until = normalize_time(args.until, end=True) if args.until else None
     report = build_wacz(reader.archive_dir, reader.catalog, args.output, outlet=args.outlet, since=since,
-                        until=until, title=args.title, emit=_err)
+                        until=until, title=args.title)
     _out(format_summary(args.output, report))
     return EXIT_OK
 def cmd_groups(reader: ArchiveReader, args) -> int:

@@ -28,7 +28,6 @@ import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from warcio.warcwriter import WARCWriter
 
@@ -59,10 +58,9 @@ class WaczReport:
 
 def build_wacz(archive_dir: str | os.PathLike, catalog: Catalog, output: str | os.PathLike,
                outlet: str | None = None, since: str | None = None, until: str | None = None,
-               title: str | None = None, emit: Callable[[str], None] | None = None) -> WaczReport:
-    """Write the WACZ package ``output`` (replaced whole, never left half-written).
-
-    ``emit`` is accepted for the CLI's sake; what is left out is in the report's ``problems``."""
+               title: str | None = None) -> WaczReport:
+    """Write the WACZ package ``output`` (replaced whole, never left half-written); what is
+    left out is in the report's ``problems``."""
     archive_dir, output = Path(archive_dir), Path(output)
     report = WaczReport(filtered=bool(outlet or since or until))
     captures: dict[tuple[str, int], dict] = {}
